@@ -1,0 +1,283 @@
+//! Registered-claim validation with PyJWT's semantics, order and messages.
+//!
+//! Differences from PyJWT, on purpose: a NumericDate must be a JSON number
+//! (PyJWT also takes numeric strings and booleans through `int()`).
+
+use serde_json::{Map, Value};
+
+use crate::errors::{Error, Result};
+
+/// What to check, with PyJWT's option names. `Default` is PyJWT's default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    pub verify_exp: bool,
+    pub verify_nbf: bool,
+    pub verify_iat: bool,
+    pub verify_aud: bool,
+    pub verify_iss: bool,
+    pub verify_sub: bool,
+    pub verify_jti: bool,
+    /// `aud` must equal the one expected audience, both as strings.
+    pub strict_aud: bool,
+    /// Claims that must be present and not null.
+    pub require: Vec<String>,
+    /// Accepted audiences (`None`: the token must carry no `aud`).
+    pub audience: Option<Vec<String>>,
+    /// `audience` was given as a single string (matters for `strict_aud`).
+    pub audience_is_str: bool,
+    /// Accepted issuers (`None`: `iss` is not checked).
+    pub issuer: Option<Vec<String>>,
+    /// Expected `sub`, if any.
+    pub subject: Option<String>,
+    /// Clock skew allowed, in seconds.
+    pub leeway: f64,
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Self {
+            verify_exp: true,
+            verify_nbf: true,
+            verify_iat: true,
+            verify_aud: true,
+            verify_iss: true,
+            verify_sub: true,
+            verify_jti: true,
+            strict_aud: false,
+            require: Vec::new(),
+            audience: None,
+            audience_is_str: false,
+            issuer: None,
+            subject: None,
+            leeway: 0.0,
+        }
+    }
+}
+
+impl Validation {
+    /// Checks `claims` at time `now` (seconds since the Unix epoch).
+    pub fn validate(&self, claims: &Map<String, Value>, now: f64) -> Result<()> {
+        for claim in &self.require {
+            if claims.get(claim).is_none_or(Value::is_null) {
+                return Err(Error::MissingClaim(claim.clone()));
+            }
+        }
+        if self.verify_iat {
+            if let Some(iat) = claims.get("iat") {
+                let iat = numeric_date(iat)
+                    .ok_or_else(|| Error::InvalidIssuedAt("Issued At claim (iat) must be an integer.".into()))?;
+                if iat > now + self.leeway {
+                    return Err(Error::Immature("The token is not yet valid (iat)"));
+                }
+            }
+        }
+        if self.verify_nbf {
+            if let Some(nbf) = claims.get("nbf") {
+                let nbf = numeric_date(nbf).ok_or_else(|| Error::decode("Not Before claim (nbf) must be an integer."))?;
+                if nbf > now + self.leeway {
+                    return Err(Error::Immature("The token is not yet valid (nbf)"));
+                }
+            }
+        }
+        if self.verify_exp {
+            if let Some(exp) = claims.get("exp") {
+                let exp =
+                    numeric_date(exp).ok_or_else(|| Error::decode("Expiration Time claim (exp) must be an integer."))?;
+                if exp <= now - self.leeway {
+                    return Err(Error::Expired);
+                }
+            }
+        }
+        if self.verify_iss {
+            self.check_issuer(claims)?;
+        }
+        if self.verify_aud {
+            self.check_audience(claims)?;
+        }
+        if self.verify_sub {
+            match claims.get("sub") {
+                None => {}
+                Some(Value::String(sub)) => {
+                    if self.subject.as_ref().is_some_and(|expected| expected != sub) {
+                        return Err(Error::InvalidSubject("Invalid subject".into()));
+                    }
+                }
+                Some(_) => return Err(Error::InvalidSubject("Subject must be a string".into())),
+            }
+        }
+        if self.verify_jti && claims.get("jti").is_some_and(|jti| !jti.is_string()) {
+            return Err(Error::InvalidJti("JWT ID must be a string".into()));
+        }
+        Ok(())
+    }
+
+    fn check_issuer(&self, claims: &Map<String, Value>) -> Result<()> {
+        let Some(expected) = &self.issuer else { return Ok(()) };
+        match claims.get("iss") {
+            None => Err(Error::MissingClaim("iss".into())),
+            Some(Value::String(iss)) if expected.iter().any(|e| e == iss) => Ok(()),
+            Some(Value::String(_)) => Err(Error::InvalidIssuer("Invalid issuer".into())),
+            Some(_) => Err(Error::InvalidIssuer("Payload Issuer (iss) must be a string".into())),
+        }
+    }
+
+    fn check_audience(&self, claims: &Map<String, Value>) -> Result<()> {
+        let present = claims.get("aud").filter(|aud| !is_falsy(aud));
+        let Some(expected) = &self.audience else {
+            return match present {
+                None => Ok(()),
+                Some(_) => Err(Error::InvalidAudience("Invalid audience".into())),
+            };
+        };
+        let Some(aud) = present else {
+            return Err(Error::MissingClaim("aud".into()));
+        };
+        if self.strict_aud {
+            if !self.audience_is_str || expected.len() != 1 {
+                return Err(Error::InvalidAudience("Invalid audience (strict)".into()));
+            }
+            let Value::String(aud) = aud else {
+                return Err(Error::InvalidAudience("Invalid claim format in token (strict)".into()));
+            };
+            return if *aud == expected[0] {
+                Ok(())
+            } else {
+                Err(Error::InvalidAudience("Audience doesn't match (strict)".into()))
+            };
+        }
+        let matches = match aud {
+            Value::String(aud) => expected.iter().any(|e| e == aud),
+            Value::Array(list) => {
+                if !list.iter().all(Value::is_string) {
+                    return Err(Error::InvalidAudience("Invalid claim format in token".into()));
+                }
+                expected.iter().any(|e| list.iter().any(|a| a == e))
+            }
+            _ => return Err(Error::InvalidAudience("Invalid claim format in token".into())),
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(Error::InvalidAudience("Audience doesn't match".into()))
+        }
+    }
+}
+
+/// A NumericDate as PyJWT's `int()` sees it (truncated); `None` if not a
+/// finite JSON number.
+fn numeric_date(value: &Value) -> Option<f64> {
+    value.as_f64().filter(|v| v.is_finite()).map(f64::trunc)
+}
+
+/// Python's truthiness of the JSON value (PyJWT tests `not payload["aud"]`).
+fn is_falsy(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: f64 = 1_700_000_000.0;
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn exp_boundary_with_and_without_leeway() {
+        let v = Validation::default();
+        assert_eq!(v.validate(&claims(json!({"exp": NOW})), NOW), Err(Error::Expired));
+        assert!(v.validate(&claims(json!({"exp": NOW + 1.0})), NOW).is_ok());
+        let lenient = Validation { leeway: 10.0, ..Validation::default() };
+        assert!(lenient.validate(&claims(json!({"exp": NOW - 9.0})), NOW).is_ok());
+        assert_eq!(lenient.validate(&claims(json!({"exp": NOW - 10.0})), NOW), Err(Error::Expired));
+        let off = Validation { verify_exp: false, ..Validation::default() };
+        assert!(off.validate(&claims(json!({"exp": 0})), NOW).is_ok());
+        assert!(matches!(v.validate(&claims(json!({"exp": "soon"})), NOW), Err(Error::Decode(_))));
+        assert!(matches!(v.validate(&claims(json!({"exp": true})), NOW), Err(Error::Decode(_))));
+    }
+
+    #[test]
+    fn nbf_and_iat_boundaries() {
+        let v = Validation::default();
+        assert!(v.validate(&claims(json!({"nbf": NOW, "iat": NOW})), NOW).is_ok());
+        assert_eq!(
+            v.validate(&claims(json!({"nbf": NOW + 1.0})), NOW),
+            Err(Error::Immature("The token is not yet valid (nbf)"))
+        );
+        assert_eq!(
+            v.validate(&claims(json!({"iat": NOW + 1.0})), NOW),
+            Err(Error::Immature("The token is not yet valid (iat)"))
+        );
+        let lenient = Validation { leeway: 5.0, ..Validation::default() };
+        assert!(lenient.validate(&claims(json!({"nbf": NOW + 5.0, "iat": NOW + 5.0})), NOW).is_ok());
+        assert!(matches!(v.validate(&claims(json!({"iat": "x"})), NOW), Err(Error::InvalidIssuedAt(_))));
+        assert!(matches!(v.validate(&claims(json!({"nbf": null})), NOW), Err(Error::Decode(_))));
+        // A huge integer is a very late date, not an error.
+        let huge: Value = serde_json::from_str(r#"{"exp": 123456789012345678901234567890}"#).unwrap();
+        assert!(v.validate(&claims(huge), NOW).is_ok());
+    }
+
+    #[test]
+    fn audience_rules() {
+        let want = |aud: &[&str]| Validation {
+            audience: Some(aud.iter().map(|s| (*s).to_owned()).collect()),
+            audience_is_str: aud.len() == 1,
+            ..Validation::default()
+        };
+        let v = want(&["api"]);
+        assert!(v.validate(&claims(json!({"aud": "api"})), NOW).is_ok());
+        assert!(v.validate(&claims(json!({"aud": ["x", "api"]})), NOW).is_ok());
+        assert!(want(&["x", "api"]).validate(&claims(json!({"aud": "api"})), NOW).is_ok());
+        assert_eq!(
+            v.validate(&claims(json!({"aud": "other"})), NOW),
+            Err(Error::InvalidAudience("Audience doesn't match".into()))
+        );
+        assert_eq!(v.validate(&claims(json!({})), NOW), Err(Error::MissingClaim("aud".into())));
+        assert_eq!(v.validate(&claims(json!({"aud": []})), NOW), Err(Error::MissingClaim("aud".into())));
+        assert!(matches!(v.validate(&claims(json!({"aud": [1]})), NOW), Err(Error::InvalidAudience(_))));
+        assert!(matches!(v.validate(&claims(json!({"aud": 5})), NOW), Err(Error::InvalidAudience(_))));
+        // No audience expected but the token names one.
+        let none = Validation::default();
+        assert!(matches!(none.validate(&claims(json!({"aud": "api"})), NOW), Err(Error::InvalidAudience(_))));
+        assert!(none.validate(&claims(json!({"aud": ""})), NOW).is_ok());
+        // Strict.
+        let strict = Validation { strict_aud: true, ..want(&["api"]) };
+        assert!(strict.validate(&claims(json!({"aud": "api"})), NOW).is_ok());
+        assert!(matches!(strict.validate(&claims(json!({"aud": ["api"]})), NOW), Err(Error::InvalidAudience(_))));
+        let strict_list = Validation { strict_aud: true, audience_is_str: false, ..want(&["api"]) };
+        assert!(matches!(strict_list.validate(&claims(json!({"aud": "api"})), NOW), Err(Error::InvalidAudience(_))));
+    }
+
+    #[test]
+    fn issuer_subject_jti_require() {
+        let v = Validation { issuer: Some(vec!["a".into(), "b".into()]), ..Validation::default() };
+        assert!(v.validate(&claims(json!({"iss": "b"})), NOW).is_ok());
+        assert!(matches!(v.validate(&claims(json!({"iss": "c"})), NOW), Err(Error::InvalidIssuer(_))));
+        assert!(matches!(v.validate(&claims(json!({"iss": 1})), NOW), Err(Error::InvalidIssuer(_))));
+        assert_eq!(v.validate(&claims(json!({})), NOW), Err(Error::MissingClaim("iss".into())));
+
+        let v = Validation { subject: Some("me".into()), ..Validation::default() };
+        assert!(v.validate(&claims(json!({"sub": "me"})), NOW).is_ok());
+        assert!(v.validate(&claims(json!({})), NOW).is_ok());
+        assert!(matches!(v.validate(&claims(json!({"sub": "you"})), NOW), Err(Error::InvalidSubject(_))));
+        assert!(matches!(v.validate(&claims(json!({"sub": 1})), NOW), Err(Error::InvalidSubject(_))));
+        assert!(matches!(v.validate(&claims(json!({"jti": 1})), NOW), Err(Error::InvalidJti(_))));
+
+        let v = Validation { require: vec!["exp".into(), "sub".into()], ..Validation::default() };
+        assert_eq!(v.validate(&claims(json!({"exp": NOW + 9.0})), NOW), Err(Error::MissingClaim("sub".into())));
+        assert_eq!(
+            v.validate(&claims(json!({"exp": NOW + 9.0, "sub": null})), NOW),
+            Err(Error::MissingClaim("sub".into()))
+        );
+    }
+}

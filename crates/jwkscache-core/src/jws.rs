@@ -1,0 +1,317 @@
+//! Compact JWS: split, strict base64url, header checks, signature check.
+//!
+//! The order is PyJWT's where it matters to callers (all three segments are
+//! decoded before anything is verified), with two deliberate differences:
+//! base64url is strict (no `=` padding: RFC 7515 §2), and the payload JSON is
+//! parsed only after the signature verifies.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use crate::errors::{Error, Result};
+use crate::jwk::{names, Jwk};
+use crate::verify::Alg;
+
+/// Default bound on a token's length, checked before any parsing.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// A compact JWS with its segments decoded and its header parsed; not yet
+/// verified.
+#[derive(Debug)]
+pub struct Token<'a> {
+    signing_input: &'a [u8],
+    header: Map<String, Value>,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl<'a> Token<'a> {
+    /// Splits and decodes `token` (at most `max_len` bytes).
+    pub fn parse(token: &'a [u8], max_len: usize) -> Result<Self> {
+        if token.len() > max_len {
+            return Err(Error::decode(format!(
+                "Invalid token: {} bytes is over the {max_len}-byte limit",
+                token.len()
+            )));
+        }
+        let mut segments = token.split(|&b| b == b'.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (segments.next(), segments.next(), segments.next(), segments.next())
+        else {
+            let count = token.split(|&b| b == b'.').count();
+            return Err(if count < 3 {
+                Error::decode("Not enough segments")
+            } else {
+                Error::decode(format!("Invalid token: a compact JWS has 3 segments, this one has {count}"))
+            });
+        };
+        let signing_input = &token[..header.len() + 1 + payload.len()];
+        let header_bytes = b64("header", header)?;
+        let payload = b64("payload", payload)?;
+        let signature = b64("crypto", signature)?;
+        let header = match serde_json::from_slice::<Value>(&header_bytes) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return Err(Error::decode("Invalid header string: must be a json object")),
+            Err(e) => return Err(Error::decode(format!("Invalid header string: {e}"))),
+        };
+        Ok(Self { signing_input, header, payload, signature })
+    }
+
+    /// The parsed JOSE header.
+    pub fn header(&self) -> &Map<String, Value> {
+        &self.header
+    }
+
+    /// The `kid` header: `None` when absent, an error when not a string.
+    pub fn kid(&self) -> Result<Option<&str>> {
+        match self.header.get("kid") {
+            None => Ok(None),
+            Some(Value::String(kid)) => Ok(Some(kid)),
+            Some(_) => Err(Error::InvalidToken("Key ID header parameter must be a string".into())),
+        }
+    }
+
+    /// Checks the header against the allow-list and returns the algorithm.
+    ///
+    /// `alg` must be present and allowed (the allow-list holds RSA algorithms
+    /// only, so `none` and `HS*` never pass); any `crit` is refused, as this
+    /// verifier implements no extension.
+    pub fn algorithm(&self, allowed: &[Alg]) -> Result<Alg> {
+        let alg = match self.header.get("alg") {
+            None => return Err(Error::InvalidAlgorithm("Algorithm not specified".into())),
+            Some(Value::String(name)) => Alg::from_name(name).filter(|alg| allowed.contains(alg)),
+            Some(_) => None,
+        };
+        let Some(alg) = alg else {
+            return Err(Error::InvalidAlgorithm("The specified alg value is not allowed".into()));
+        };
+        if let Some(crit) = self.header.get("crit") {
+            return Err(match crit.as_array() {
+                Some(list) if !list.is_empty() => {
+                    let first = list[0].as_str().unwrap_or("?");
+                    Error::InvalidToken(format!("Unsupported critical extension: {first}"))
+                }
+                _ => Error::InvalidToken("Invalid 'crit' header: must be a non-empty list".into()),
+            });
+        }
+        Ok(alg)
+    }
+
+    /// Verifies the signature with `key`; the key's own `alg` must agree.
+    pub fn verify(&self, alg: Alg, key: &Jwk) -> Result<()> {
+        if let Some(key_alg) = key.alg {
+            if key_alg != alg {
+                return Err(Error::InvalidAlgorithm(format!(
+                    "The key's alg {key_alg} does not match the token's alg {alg}"
+                )));
+            }
+        }
+        key.key.verify(alg, self.signing_input, &self.signature)
+    }
+
+    /// The payload as a JSON object (call after [`Token::verify`]).
+    pub fn claims(&self) -> Result<Map<String, Value>> {
+        parse_claims(&self.payload)
+    }
+
+    /// The raw payload bytes (call after [`Token::verify`]).
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
+/// A token whose signature verified, with its parsed parts.
+#[derive(Debug)]
+pub struct Verified {
+    /// The JOSE header.
+    pub header: Map<String, Value>,
+    /// The claims (not yet validated: see [`crate::claims::Validation`]).
+    pub claims: Map<String, Value>,
+    /// The decoded signature bytes.
+    pub signature: Vec<u8>,
+    /// The key that verified it.
+    pub key: Arc<Jwk>,
+}
+
+/// Parses `token`, checks its header against `allowed`, asks `find_key` for
+/// the key its `kid` selects, verifies the signature and parses the claims.
+pub fn verify_token(
+    token: &[u8],
+    allowed: &[Alg],
+    max_len: usize,
+    find_key: impl FnOnce(Option<&str>) -> Result<Arc<Jwk>>,
+) -> Result<Verified> {
+    let parsed = Token::parse(token, max_len)?;
+    let alg = parsed.algorithm(allowed)?;
+    let key = find_key(parsed.kid()?)?;
+    parsed.verify(alg, &key)?;
+    let claims = parsed.claims()?;
+    Ok(Verified { header: parsed.header, claims, signature: parsed.signature, key })
+}
+
+/// The error for a token whose `kid` selects no key, in PyJWT's words.
+pub fn key_not_found(kid: Option<&str>, usable_keys: usize) -> Error {
+    match kid {
+        Some(kid) => Error::KeyNotFound(format!("Unable to find a signing key that matches: \"{kid}\"")),
+        None => Error::KeyNotFound(format!(
+            "Unable to find a signing key that matches: \"None\" (the token has no \"kid\" header and the JWK Set holds {usable_keys} usable keys)"
+        )),
+    }
+}
+
+/// Parses a payload as a JSON object, with PyJWT's messages.
+pub fn parse_claims(payload: &[u8]) -> Result<Map<String, Value>> {
+    match serde_json::from_slice::<Value>(payload) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::decode("Invalid payload string: must be a json object")),
+        Err(e) => Err(Error::decode(format!("Invalid payload string: {e}"))),
+    }
+}
+
+/// The algorithms, checked: every name must be one this crate verifies.
+pub fn allow_list<S: AsRef<str>>(algorithms: &[S]) -> Result<Vec<Alg>> {
+    if algorithms.is_empty() {
+        return Err(Error::Config("algorithms must name at least one algorithm".into()));
+    }
+    algorithms
+        .iter()
+        .map(|name| {
+            Alg::from_name(name.as_ref()).ok_or_else(|| {
+                Error::Config(format!(
+                    "algorithm {:?} is not supported: jwkscache verifies {}",
+                    name.as_ref(),
+                    names(&Alg::ALL)
+                ))
+            })
+        })
+        .collect()
+}
+
+fn b64(name: &str, segment: &[u8]) -> Result<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|e| Error::decode(format!("Invalid {name} padding: not base64url without padding ({e})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwk::JwkSet;
+    use serde_json::json;
+
+    const RFC7515_A2: &str = include_str!("../../../tests/vectors/rfc/rfc7515_a2_rs256_jws.json");
+    const RFC7520_4_1: &str =
+        include_str!("../../../tests/vectors/jose-cookbook/rfc7520_4_1.rsa_v15_signature.json");
+    const RFC7520_KEY: &str = include_str!("../../../tests/vectors/jose-cookbook/rfc7520_3_3.rsa_public_key.json");
+
+    fn a2() -> (JwkSet, String) {
+        let vector: Value = serde_json::from_str(RFC7515_A2).unwrap();
+        let set = JwkSet::from_value(&json!({"keys": [vector["jwk_public"]]}), &[Alg::RS256]).unwrap();
+        (set, vector["compact"].as_str().unwrap().to_owned())
+    }
+
+    fn check(set: &JwkSet, token: &str) -> Result<Map<String, Value>> {
+        let token = Token::parse(token.as_bytes(), DEFAULT_MAX_TOKEN_BYTES)?;
+        let alg = token.algorithm(&[Alg::RS256])?;
+        let key = set.select(token.kid()?).ok_or_else(|| Error::KeyNotFound("none".into()))?;
+        token.verify(alg, key)?;
+        token.claims()
+    }
+
+    #[test]
+    fn rfc7515_a2_verifies() {
+        let (set, token) = a2();
+        let claims = check(&set, &token).unwrap();
+        assert_eq!(claims["iss"], "joe");
+        assert_eq!(claims["exp"].as_i64(), Some(1_300_819_380));
+    }
+
+    #[test]
+    fn rfc7520_4_1_verifies_but_its_payload_is_not_json() {
+        let vector: Value = serde_json::from_str(RFC7520_4_1).unwrap();
+        let key: Value = serde_json::from_str(RFC7520_KEY).unwrap();
+        let set = JwkSet::from_value(&json!({"keys": [key]}), &[Alg::RS256]).unwrap();
+        let compact = vector["output"]["compact"].as_str().unwrap();
+        let token = Token::parse(compact.as_bytes(), DEFAULT_MAX_TOKEN_BYTES).unwrap();
+        assert_eq!(token.kid().unwrap(), Some("bilbo.baggins@hobbiton.example"));
+        let alg = token.algorithm(&[Alg::RS256]).unwrap();
+        token.verify(alg, set.select(token.kid().unwrap()).unwrap()).unwrap();
+        assert!(matches!(token.claims(), Err(Error::Decode(m)) if m.starts_with("Invalid payload string")));
+    }
+
+    #[test]
+    fn tampering_fails() {
+        let (set, token) = a2();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        parts[1] = URL_SAFE_NO_PAD.encode(br#"{"iss":"eve"}"#);
+        assert_eq!(check(&set, &parts.join(".")), Err(Error::InvalidSignature));
+        let (_, token) = a2();
+        let mut sig = URL_SAFE_NO_PAD.decode(token.rsplit('.').next().unwrap()).unwrap();
+        sig[10] ^= 1;
+        let forged = format!("{}.{}", token.rsplit_once('.').unwrap().0, URL_SAFE_NO_PAD.encode(sig));
+        assert_eq!(check(&set, &forged), Err(Error::InvalidSignature));
+    }
+
+    #[test]
+    fn structural_errors() {
+        let (set, token) = a2();
+        let (head, rest) = token.split_once('.').unwrap();
+        let cases: Vec<(String, &str)> = vec![
+            ("a.b".into(), "Not enough segments"),
+            (format!("{token}.x"), "3 segments"),
+            (format!("{head}=.{rest}"), "Invalid header padding"),
+            (format!("{head}.{rest}="), "Invalid crypto padding"),
+            (format!("{}.{rest}", URL_SAFE_NO_PAD.encode("[1]")), "must be a json object"),
+            (format!("{}.{rest}", URL_SAFE_NO_PAD.encode("{")), "Invalid header string"),
+            (format!("{}.{rest}", URL_SAFE_NO_PAD.encode(b"\xff\xfe")), "Invalid header string"),
+            ("x".repeat(DEFAULT_MAX_TOKEN_BYTES + 1), "limit"),
+        ];
+        for (token, needle) in cases {
+            match check(&set, &token) {
+                Err(Error::Decode(m)) => assert!(m.contains(needle), "{m} lacks {needle}"),
+                other => panic!("{token:.40}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn header_rules() {
+        let (set, token) = a2();
+        let rest = token.split_once('.').unwrap().1;
+        let with = |header: Value| format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header.to_string()));
+        for alg in ["none", "HS256", "RS512", "rs256"] {
+            let err = check(&set, &with(json!({ "alg": alg }))).unwrap_err();
+            assert!(matches!(err, Error::InvalidAlgorithm(_)), "{alg}");
+        }
+        assert!(matches!(check(&set, &with(json!({}))), Err(Error::InvalidAlgorithm(_))));
+        assert!(matches!(
+            check(&set, &with(json!({"alg": "RS256", "crit": ["exp"]}))),
+            Err(Error::InvalidToken(m)) if m.contains("Unsupported critical extension: exp")
+        ));
+        assert!(matches!(
+            check(&set, &with(json!({"alg": "RS256", "kid": 7}))),
+            Err(Error::InvalidToken(m)) if m.contains("must be a string")
+        ));
+    }
+
+    #[test]
+    fn deeply_nested_header_is_a_decode_error() {
+        let (set, token) = a2();
+        let rest = token.split_once('.').unwrap().1;
+        let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        let bad = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(nested));
+        assert!(matches!(check(&set, &bad), Err(Error::Decode(_))));
+    }
+
+    #[test]
+    fn allow_list_names_only_rsa() {
+        assert_eq!(allow_list(&["RS256", "PS512"]).unwrap(), vec![Alg::RS256, Alg::PS512]);
+        for bad in ["none", "HS256", "ES256"] {
+            assert!(matches!(allow_list(&[bad]), Err(Error::Config(m)) if m.contains(bad)));
+        }
+        assert!(allow_list::<&str>(&[]).is_err());
+    }
+}
