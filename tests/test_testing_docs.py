@@ -1,0 +1,66 @@
+"""docs/testing.md ("Testing your service" in the README): its example files run as written."""
+
+from __future__ import annotations
+
+import re
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+import jwkscache
+
+pytest_plugins = ["pytester"]
+
+PLUGIN = "jwkscache.testing.pytest_plugin"
+
+DOC = Path(__file__).parent.parent / "docs" / "testing.md"
+# A fenced python block whose first line names the file it is: "# test_service.py".
+BLOCK = re.compile(r"^```python\n# (?P<name>[\w/]+\.py)\n(?P<body>.*?)^```$", re.M | re.S)
+
+
+def plugin_args() -> list[str]:
+    """``-p`` for the plugin, unless the installed ``pytest11`` entry point loads it already."""
+    if sys.version_info >= (3, 10):
+        group = entry_points(group="pytest11")
+    else:  # pragma: no cover - Python 3.9's entry_points() is a dict
+        group = entry_points().get("pytest11", [])
+    installed = any(ep.value == PLUGIN for ep in group)
+    return ["-W", "error"] + ([] if installed else ["-p", PLUGIN])
+
+
+def cache_fetches_urls() -> bool:
+    """Whether this build's ``JWKSCache`` takes a JWKS URL (the example's service needs it)."""
+    try:
+        jwkscache.JWKSCache("http://127.0.0.1:9/never-served")  # type: ignore[call-arg]
+    except TypeError:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+def example_files() -> dict[str, str]:
+    files = {m["name"]: f"# {m['name']}\n{m['body']}" for m in BLOCK.finditer(DOC.read_text())}
+    assert files, f"no runnable example in {DOC}"
+    return files
+
+
+def test_the_documented_example_passes(pytester: pytest.Pytester) -> None:
+    if not cache_fetches_urls():
+        pytest.skip("this build's jwkscache.JWKSCache does not fetch from a URL yet")
+    files = example_files()
+    assert "conftest.py" in files
+    test_count = 0
+    for name, source in files.items():
+        pytester.makefile(Path(name).suffix, **{Path(name).stem: source})
+        test_count += len(re.findall(r"^def test_", source, re.M))
+    assert test_count >= 3
+    result = pytester.runpytest_subprocess(*plugin_args())
+    result.assert_outcomes(passed=test_count)
+
+
+def test_every_python_block_is_run() -> None:
+    text = DOC.read_text()
+    assert text.count("```python\n") == len(example_files())
