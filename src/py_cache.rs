@@ -15,7 +15,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::py_errors::IntoPyResult;
+use crate::py_errors::{to_pyerr, IntoPyResult};
 use crate::py_json::object_to_py;
 
 /// Whether `decode` releases the GIL around the signature check. Held by
@@ -146,7 +146,12 @@ impl PyJwksCache {
 }
 
 impl PyJwksCache {
-    fn verify(&self, py: Python<'_>, token: &Bound<'_, PyAny>, algorithms: Option<Vec<String>>) -> PyResult<Verified> {
+    fn verify(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        algorithms: Option<Vec<String>>,
+    ) -> PyResult<Verified> {
         let bytes = token_bytes(token)?;
         let client = &self.client;
         let run = |allowed: &[Alg]| {
@@ -157,11 +162,8 @@ impl PyJwksCache {
             None => Cow::Borrowed(client.config().algorithms.as_slice()),
             Some(names) => Cow::Owned(jws::allow_list(&names).py()?),
         };
-        let result = if RELEASE_GIL.load(Ordering::Relaxed) {
-            py.detach(|| run(&allowed))
-        } else {
-            run(&allowed)
-        };
+        let result =
+            if RELEASE_GIL.load(Ordering::Relaxed) { py.detach(|| run(&allowed)) } else { run(&allowed) };
         result.py()
     }
 }
@@ -186,6 +188,7 @@ impl SigningKey {
 
     /// Always `"RSA"`.
     #[getter]
+    #[allow(clippy::unused_self)] // a getter, for symmetry with jwt.PyJWK.key_type
     fn key_type(&self) -> &'static str {
         "RSA"
     }
@@ -231,7 +234,10 @@ fn now() -> f64 {
 /// A token's bytes: `str` (UTF-8) or `bytes`, as PyJWT accepts.
 fn token_bytes<'a>(token: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
     if let Ok(text) = token.cast::<PyString>() {
-        return Ok(match text.to_cow()? {
+        let text = text
+            .to_cow()
+            .map_err(|_| to_pyerr(Error::Decode("Invalid token: the str is not valid UTF-8".into())))?;
+        return Ok(match text {
             Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
             Cow::Owned(s) => Cow::Owned(s.into_bytes()),
         });
@@ -239,14 +245,8 @@ fn token_bytes<'a>(token: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
     if let Ok(bytes) = token.cast::<PyBytes>() {
         return Ok(Cow::Borrowed(bytes.as_bytes()));
     }
-    Err(jwkscache_core_decode_type_error(token))
-}
-
-fn jwkscache_core_decode_type_error(token: &Bound<'_, PyAny>) -> PyErr {
     let type_name = token.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
-    crate::py_errors::to_pyerr(Error::Decode(format!(
-        "Invalid token type. Token must be a str or bytes, got {type_name}"
-    )))
+    Err(to_pyerr(Error::Decode(format!("Invalid token type. Token must be a str or bytes, got {type_name}"))))
 }
 
 /// A JWK Set document's bytes from a dict, str or bytes.
@@ -323,7 +323,8 @@ fn strings(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
     if let Ok(text) = value.cast::<PyString>() {
         return Ok(vec![text.to_cow()?.into_owned()]);
     }
-    let type_error = || PyTypeError::new_err(format!("{what} must be a string, an iterable of strings or None"));
+    let type_error =
+        || PyTypeError::new_err(format!("{what} must be a string, an iterable of strings or None"));
     let mut out = Vec::new();
     for item in value.try_iter().map_err(|_| type_error())? {
         out.push(item?.extract::<String>().map_err(|_| type_error())?);
@@ -336,7 +337,9 @@ fn seconds(value: &Bound<'_, PyAny>) -> PyResult<f64> {
     let secs = if value.hasattr("total_seconds")? {
         value.call_method0("total_seconds")?.extract::<f64>()?
     } else {
-        value.extract::<f64>().map_err(|_| PyTypeError::new_err("leeway must be a number of seconds or a timedelta"))?
+        value
+            .extract::<f64>()
+            .map_err(|_| PyTypeError::new_err("leeway must be a number of seconds or a timedelta"))?
     };
     if secs.is_finite() {
         Ok(secs)

@@ -51,6 +51,11 @@ class Signer:
             head.setdefault("kid", self.kid)
         return jwt.encode(payload, self.private_key, algorithm=algorithm, headers=head)
 
+    def sign_raw(self, payload: bytes, headers: dict[str, Any] | None = None) -> str:
+        """Signs arbitrary payload bytes (what jwt.encode refuses to build)."""
+        head = {"kid": self.kid, **(headers or {})} if self.kid else dict(headers or {})
+        return jwt.api_jws.encode(payload, self.private_key, "RS256", head)
+
 
 @pytest.fixture(scope="session")
 def signer() -> Signer:

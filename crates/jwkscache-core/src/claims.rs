@@ -64,8 +64,9 @@ impl Validation {
         }
         if self.verify_iat {
             if let Some(iat) = claims.get("iat") {
-                let iat = numeric_date(iat)
-                    .ok_or_else(|| Error::InvalidIssuedAt("Issued At claim (iat) must be an integer.".into()))?;
+                let iat = numeric_date(iat).ok_or_else(|| {
+                    Error::InvalidIssuedAt("Issued At claim (iat) must be an integer.".into())
+                })?;
                 if iat > now + self.leeway {
                     return Err(Error::Immature("The token is not yet valid (iat)"));
                 }
@@ -73,7 +74,8 @@ impl Validation {
         }
         if self.verify_nbf {
             if let Some(nbf) = claims.get("nbf") {
-                let nbf = numeric_date(nbf).ok_or_else(|| Error::decode("Not Before claim (nbf) must be an integer."))?;
+                let nbf = numeric_date(nbf)
+                    .ok_or_else(|| Error::decode("Not Before claim (nbf) must be an integer."))?;
                 if nbf > now + self.leeway {
                     return Err(Error::Immature("The token is not yet valid (nbf)"));
                 }
@@ -81,8 +83,8 @@ impl Validation {
         }
         if self.verify_exp {
             if let Some(exp) = claims.get("exp") {
-                let exp =
-                    numeric_date(exp).ok_or_else(|| Error::decode("Expiration Time claim (exp) must be an integer."))?;
+                let exp = numeric_date(exp)
+                    .ok_or_else(|| Error::decode("Expiration Time claim (exp) must be an integer."))?;
                 if exp <= now - self.leeway {
                     return Err(Error::Expired);
                 }
@@ -96,12 +98,10 @@ impl Validation {
         }
         if self.verify_sub {
             match claims.get("sub") {
-                None => {}
-                Some(Value::String(sub)) => {
-                    if self.subject.as_ref().is_some_and(|expected| expected != sub) {
-                        return Err(Error::InvalidSubject("Invalid subject".into()));
-                    }
+                Some(Value::String(sub)) if self.subject.as_ref().is_some_and(|expected| expected != sub) => {
+                    return Err(Error::InvalidSubject("Invalid subject".into()));
                 }
+                Some(Value::String(_)) | None => {}
                 Some(_) => return Err(Error::InvalidSubject("Subject must be a string".into())),
             }
         }
@@ -112,7 +112,9 @@ impl Validation {
     }
 
     fn check_issuer(&self, claims: &Map<String, Value>) -> Result<()> {
-        let Some(expected) = &self.issuer else { return Ok(()) };
+        let Some(expected) = &self.issuer else {
+            return Ok(());
+        };
         match claims.get("iss") {
             None => Err(Error::MissingClaim("iss".into())),
             Some(Value::String(iss)) if expected.iter().any(|e| e == iss) => Ok(()),
@@ -189,7 +191,8 @@ mod tests {
     const NOW: f64 = 1_700_000_000.0;
 
     fn claims(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
+        let Value::Object(map) = value else { panic!("not an object") };
+        map
     }
 
     #[test]
@@ -253,9 +256,15 @@ mod tests {
         // Strict.
         let strict = Validation { strict_aud: true, ..want(&["api"]) };
         assert!(strict.validate(&claims(json!({"aud": "api"})), NOW).is_ok());
-        assert!(matches!(strict.validate(&claims(json!({"aud": ["api"]})), NOW), Err(Error::InvalidAudience(_))));
+        assert!(matches!(
+            strict.validate(&claims(json!({"aud": ["api"]})), NOW),
+            Err(Error::InvalidAudience(_))
+        ));
         let strict_list = Validation { strict_aud: true, audience_is_str: false, ..want(&["api"]) };
-        assert!(matches!(strict_list.validate(&claims(json!({"aud": "api"})), NOW), Err(Error::InvalidAudience(_))));
+        assert!(matches!(
+            strict_list.validate(&claims(json!({"aud": "api"})), NOW),
+            Err(Error::InvalidAudience(_))
+        ));
     }
 
     #[test]
@@ -274,7 +283,10 @@ mod tests {
         assert!(matches!(v.validate(&claims(json!({"jti": 1})), NOW), Err(Error::InvalidJti(_))));
 
         let v = Validation { require: vec!["exp".into(), "sub".into()], ..Validation::default() };
-        assert_eq!(v.validate(&claims(json!({"exp": NOW + 9.0})), NOW), Err(Error::MissingClaim("sub".into())));
+        assert_eq!(
+            v.validate(&claims(json!({"exp": NOW + 9.0})), NOW),
+            Err(Error::MissingClaim("sub".into()))
+        );
         assert_eq!(
             v.validate(&claims(json!({"exp": NOW + 9.0, "sub": null})), NOW),
             Err(Error::MissingClaim("sub".into()))

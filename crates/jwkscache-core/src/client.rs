@@ -58,6 +58,8 @@ impl Client {
 
     /// Verifies a token's header and signature; claims are left to the caller.
     pub fn verify(&self, token: &[u8]) -> Result<Verified> {
-        jws::verify_token(token, &self.config.algorithms, self.config.max_token_bytes, |kid| self.find_key(kid))
+        jws::verify_token(token, &self.config.algorithms, self.config.max_token_bytes, |kid| {
+            self.find_key(kid)
+        })
     }
 }

@@ -166,7 +166,8 @@ impl JwkSet {
 impl SkippedKey {
     /// `kid "x" (EC): reason`.
     pub fn describe(&self) -> String {
-        let kid = self.kid.as_deref().map_or_else(|| format!("key #{}", self.index), |k| format!("kid {k:?}"));
+        let kid =
+            self.kid.as_deref().map_or_else(|| format!("key #{}", self.index), |k| format!("kid {k:?}"));
         let kty = self.kty.as_deref().unwrap_or("no kty");
         format!("{kid} ({kty}): {}", self.reason)
     }
@@ -217,9 +218,9 @@ fn parse_key(entry: &Value, allowed: &[Alg]) -> std::result::Result<Jwk, String>
 
 fn b64_field(object: &Map<String, Value>, name: &str) -> std::result::Result<Vec<u8>, String> {
     match object.get(name) {
-        Some(Value::String(text)) => KEY_B64
-            .decode(text)
-            .map_err(|e| format!("\"{name}\" is not valid base64url ({e})")),
+        Some(Value::String(text)) => {
+            KEY_B64.decode(text).map_err(|e| format!("\"{name}\" is not valid base64url ({e})"))
+        }
         Some(_) => Err(format!("\"{name}\" is not a string")),
         None => Err(format!("\"{name}\" is missing")),
     }
@@ -261,13 +262,7 @@ mod tests {
     }
 
     fn rsa_key(kid: &str) -> Value {
-        let mut key = a1()["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["kty"] == "RSA")
-            .unwrap()
-            .clone();
+        let mut key = a1()["keys"].as_array().unwrap().iter().find(|k| k["kty"] == "RSA").unwrap().clone();
         key["kid"] = json!(kid);
         key
     }

@@ -205,7 +205,8 @@ mod tests {
     const RFC7515_A2: &str = include_str!("../../../tests/vectors/rfc/rfc7515_a2_rs256_jws.json");
     const RFC7520_4_1: &str =
         include_str!("../../../tests/vectors/jose-cookbook/rfc7520_4_1.rsa_v15_signature.json");
-    const RFC7520_KEY: &str = include_str!("../../../tests/vectors/jose-cookbook/rfc7520_3_3.rsa_public_key.json");
+    const RFC7520_KEY: &str =
+        include_str!("../../../tests/vectors/jose-cookbook/rfc7520_3_3.rsa_public_key.json");
 
     fn a2() -> (JwkSet, String) {
         let vector: Value = serde_json::from_str(RFC7515_A2).unwrap();

@@ -1,13 +1,25 @@
 //! The signature check, behind one small interface.
 //!
 //! Everything above this module sees an [`RsaPublicKey`] that was validated
-//! once, when the JWK Set was parsed, and an [`Alg`] from the allow-list. The
-//! backend is ring; swapping it (aws-lc-rs keeps a parsed key and saves the
-//! per-call Montgomery set-up) changes this file only.
+//! once, when the JWK Set was parsed, and an [`Alg`] from the allow-list.
+//! Two backends, chosen by cargo feature (see docs/performance.md):
+//! - `aws-lc-rs` (default): the key is parsed once per algorithm and kept
+//!   (`ParsedPublicKey`), so a verify is the RSA operation alone.
+//! - `ring`: re-derives the key's Montgomery constants on every verify.
 
 use std::fmt;
+use std::sync::OnceLock;
 
+#[cfg(not(feature = "ring"))]
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+#[cfg(feature = "ring")]
 use ring::signature::{self, RsaPublicKeyComponents};
+
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+compile_error!("enable one crypto backend: feature `aws-lc-rs` (default) or `ring`");
+
+/// The backend compiled in, for reports.
+pub const BACKEND: &str = if cfg!(feature = "ring") { "ring" } else { "aws-lc-rs" };
 
 use crate::errors::{Error, Result};
 
@@ -29,14 +41,7 @@ pub enum Alg {
 
 impl Alg {
     /// Every algorithm the verifier implements.
-    pub const ALL: [Alg; 6] = [
-        Alg::RS256,
-        Alg::RS384,
-        Alg::RS512,
-        Alg::PS256,
-        Alg::PS384,
-        Alg::PS512,
-    ];
+    pub const ALL: [Alg; 6] = [Alg::RS256, Alg::RS384, Alg::RS512, Alg::PS256, Alg::PS384, Alg::PS512];
 
     /// The algorithm named `name` (case-sensitive, as in RFC 7518), if supported.
     pub fn from_name(name: &str) -> Option<Self> {
@@ -55,7 +60,7 @@ impl Alg {
         }
     }
 
-    fn ring_params(self) -> &'static signature::RsaParameters {
+    fn params(self) -> &'static signature::RsaParameters {
         match self {
             Alg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
             Alg::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
@@ -74,12 +79,22 @@ impl fmt::Display for Alg {
 }
 
 /// An RSA public key, checked once and ready to verify.
-#[derive(Clone, PartialEq, Eq)]
 pub struct RsaPublicKey {
     n: Vec<u8>,
     e: Vec<u8>,
     bits: usize,
+    /// The backend's parsed key, one per algorithm, built on first use.
+    #[cfg(not(feature = "ring"))]
+    parsed: [OnceLock<Option<ParsedPublicKey>>; 6],
 }
+
+impl PartialEq for RsaPublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.n == other.n && self.e == other.e
+    }
+}
+
+impl Eq for RsaPublicKey {}
 
 impl fmt::Debug for RsaPublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -114,7 +129,13 @@ impl RsaPublicKey {
         if !exponent_ok {
             return Err("RSA public exponent is out of range (odd, 3 to 2^33-1)".to_owned());
         }
-        Ok(Self { n: n.to_vec(), e: e.to_vec(), bits })
+        Ok(Self {
+            n: n.to_vec(),
+            e: e.to_vec(),
+            bits,
+            #[cfg(not(feature = "ring"))]
+            parsed: Default::default(),
+        })
     }
 
     /// Modulus size in bits.
@@ -135,10 +156,24 @@ impl RsaPublicKey {
     /// Checks `signature` over `message` with `alg`; `Ok(())` or
     /// [`Error::InvalidSignature`], never a bool.
     pub fn verify(&self, alg: Alg, message: &[u8], signature: &[u8]) -> Result<()> {
-        let components = RsaPublicKeyComponents { n: &self.n, e: &self.e };
-        components
-            .verify(alg.ring_params(), message, signature)
-            .map_err(|_| Error::InvalidSignature)
+        #[cfg(feature = "ring")]
+        let verdict =
+            RsaPublicKeyComponents { n: &self.n, e: &self.e }.verify(alg.params(), message, signature);
+        #[cfg(not(feature = "ring"))]
+        let verdict = match self.parsed(alg) {
+            Some(key) => key.verify_sig(message, signature),
+            None => return Err(Error::InvalidSignature),
+        };
+        verdict.map_err(|_| Error::InvalidSignature)
+    }
+
+    #[cfg(not(feature = "ring"))]
+    fn parsed(&self, alg: Alg) -> Option<&ParsedPublicKey> {
+        self.parsed[alg as usize]
+            .get_or_init(|| {
+                RsaPublicKeyComponents { n: &self.n, e: &self.e }.to_parsed_public_key(alg.params()).ok()
+            })
+            .as_ref()
     }
 }
 

@@ -1,0 +1,218 @@
+"""The benchmark behind ``jwkscache bench`` and ``benchmarks/``.
+
+All contenders run in one process, in interleaved rounds, so that drift (CPU
+frequency, a noisy neighbour) hits each alike; medians and ratios are printed.
+Needs the ``testing`` extra (cryptography).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+import jwkscache
+from jwkscache import _core
+
+
+@dataclass
+class Setup:
+    """A key, its JWK Set and an EKS-shaped token (~1.5 KB, ~15 claims)."""
+
+    private_key: rsa.RSAPrivateKey
+    jwks: dict[str, Any]
+    token: str
+    issuer: str
+    audience: str
+
+    @classmethod
+    def create(cls) -> Setup:
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private_key.public_key()))
+        jwk.update({"kid": "bench-key", "use": "sig", "alg": "RS256"})
+        issuer = "https://oidc.eks.eu-west-1.amazonaws.com/id/" + uuid.uuid4().hex.upper()
+        setup = cls(private_key, {"keys": [jwk]}, "", issuer, "sts.amazonaws.com")
+        setup.token = setup.mint()
+        return setup
+
+    def mint(self, **extra: Any) -> str:
+        now = int(time.time())
+        claims = {
+            "aud": [self.audience, "https://kubernetes.default.svc"],
+            "exp": now + 86400,
+            "iat": now,
+            "nbf": now,
+            "iss": self.issuer,
+            "jti": str(uuid.uuid4()),
+            "sub": "system:serviceaccount:payments:payments-api",
+            "kubernetes.io": {
+                "namespace": "payments",
+                "node": {
+                    "name": "ip-10-0-12-34.eu-west-1.compute.internal",
+                    "uid": str(uuid.uuid4()),
+                },
+                "pod": {"name": "payments-api-7c9f8d6b5-x2lqz", "uid": str(uuid.uuid4())},
+                "serviceaccount": {"name": "payments-api", "uid": str(uuid.uuid4())},
+                "warnafter": now + 3607,
+            },
+            "scope": " ".join(
+                f"payments:{verb}:{n}" for n in range(8) for verb in ("read", "write")
+            ),
+            **extra,
+        }
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": "bench-key"})
+
+
+def _median_us(fn: Callable[[], object], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+def interleaved(
+    contenders: dict[str, Callable[[], object]], rounds: int, calls: int
+) -> dict[str, float]:
+    """Median µs per call of each contender over interleaved rounds."""
+    for fn in contenders.values():
+        fn()  # warm up, and fail early if a contender is broken
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            samples[name].append(_median_us(fn, calls))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+@contextmanager
+def busy_python_thread() -> Iterator[None]:
+    """A thread spinning in Python bytecode for the duration (a busy neighbour)."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        counter = 0
+        while not stop.is_set():
+            for _ in range(1000):
+                counter += 1
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def throughput(fn: Callable[[], object], threads: int, seconds: float) -> float:
+    """Calls per second of ``fn`` from ``threads`` threads together."""
+    counts = [0] * threads
+    stop = threading.Event()
+
+    def work(index: int) -> None:
+        while not stop.is_set():
+            for _ in range(50):
+                fn()
+            counts[index] += 50
+
+    workers = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    time.sleep(seconds)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    return sum(counts) / seconds
+
+
+def decode_contenders(setup: Setup) -> dict[str, Callable[[], object]]:
+    """JWKSCache.decode, PyJWT jwt.decode with a preloaded key, bare cryptography verify."""
+    cache = jwkscache.JWKSCache.from_jwks(setup.jwks)
+    public_key = setup.private_key.public_key()
+    token = setup.token
+    signing_input, _, signature_b64 = token.rpartition(".")
+    signature = jwt.utils.base64url_decode(signature_b64)
+    message = signing_input.encode()
+    pss = padding.PKCS1v15()
+    sha256 = hashes.SHA256()
+    audience, issuer = setup.audience, setup.issuer
+
+    return {
+        "jwkscache JWKSCache.decode": lambda: cache.decode(token, audience=audience, issuer=issuer),
+        "PyJWT 2.x jwt.decode (preloaded key)": lambda: jwt.decode(
+            token, public_key, algorithms=["RS256"], audience=audience, issuer=issuer
+        ),
+        "cryptography RSA verify (floor)": lambda: public_key.verify(
+            signature, message, pss, sha256
+        ),
+    }
+
+
+def gil_report(setup: Setup, seconds: float) -> list[tuple[str, float, float]]:
+    """Decode throughput with the GIL held vs released: alone, two threads, busy neighbour."""
+    cache = jwkscache.JWKSCache.from_jwks(setup.jwks)
+    token, audience = setup.token, setup.audience
+
+    def decode() -> object:
+        return cache.decode(token, audience=audience)
+
+    rows = []
+    previous = _core._set_release_gil(False)
+    try:
+        for label, threads, busy in [
+            ("1 thread", 1, False),
+            ("2 threads", 2, False),
+            ("1 thread + busy Python thread", 1, True),
+        ]:
+            rates = []
+            for release in (False, True):
+                _core._set_release_gil(release)
+                if busy:
+                    with busy_python_thread():
+                        rates.append(throughput(decode, threads, seconds))
+                else:
+                    rates.append(throughput(decode, threads, seconds))
+            rows.append((label, rates[0], rates[1]))
+    finally:
+        _core._set_release_gil(previous)
+    return rows
+
+
+def run(rounds: int = 15, calls: int = 200, gil_seconds: float = 1.0) -> str:
+    """Runs the decode benchmark and returns the printed report."""
+    setup = Setup.create()
+    lines = [
+        f"jwkscache {jwkscache.__version__}, PyJWT {jwt.__version__}; RSA-2048, "
+        f"token {len(setup.token)} bytes; {rounds} interleaved rounds x {calls} calls; medians",
+        "",
+    ]
+    results = interleaved(decode_contenders(setup), rounds, calls)
+    ours = results["jwkscache JWKSCache.decode"]
+    floor = results["cryptography RSA verify (floor)"]
+    pyjwt = results["PyJWT 2.x jwt.decode (preloaded key)"]
+    for name, us in results.items():
+        lines.append(f"  {name:<40} {us:8.1f} µs")
+    lines += [
+        "",
+        f"  PyJWT / jwkscache            {pyjwt / ours:5.2f}x  (jwkscache is that much faster)",
+        f"  jwkscache / cryptography     {ours / floor:5.2f}x  (1.00: JWT check = RSA price)",
+        "",
+        "GIL policy (decodes per second; main-thread rate with a busy neighbour):",
+        f"  {'':<32} {'held':>10} {'released':>10}",
+    ]
+    for label, held, released in gil_report(setup, gil_seconds):
+        lines.append(f"  {label:<32} {held:10.0f} {released:10.0f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(run())
