@@ -28,6 +28,12 @@ pub fn _set_release_gil(release: bool) -> bool {
     RELEASE_GIL.swap(release, Ordering::Relaxed)
 }
 
+/// The `kid` header of a token, without verifying it (`None` when absent).
+#[pyfunction]
+pub fn unverified_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    jws::unverified_kid(&token_bytes(token)?, jws::DEFAULT_MAX_TOKEN_BYTES).py()
+}
+
 /// A JWK Set and the rules to verify tokens against it.
 #[pyclass(frozen, name = "JWKSCache", module = "jwkscache")]
 pub struct PyJwksCache {

@@ -95,4 +95,11 @@ class JWKSCache:
         """The algorithm allow-list."""
     def __len__(self) -> int: ...
 
+def unverified_kid(token: str | bytes) -> str | None:
+    """The ``kid`` header of a token, without verifying it (``None`` when absent).
+
+    Raises:
+        jwt.DecodeError: the header segment is malformed.
+    """
+
 def _set_release_gil(release: bool) -> bool: ...

@@ -162,6 +162,30 @@ pub fn key_not_found(kid: Option<&str>, usable_keys: usize) -> Error {
     }
 }
 
+/// The `kid` of a token's header, decoding the header segment only (the
+/// token is not verified). Errors as [`Token::parse`] for that segment.
+pub fn unverified_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
+    if token.len() > max_len {
+        return Err(Error::decode(format!(
+            "Invalid token: {} bytes is over the {max_len}-byte limit",
+            token.len()
+        )));
+    }
+    let Some(end) = token.iter().position(|&b| b == b'.') else {
+        return Err(Error::decode("Not enough segments"));
+    };
+    let header = match serde_json::from_slice::<Value>(&b64("header", &token[..end])?) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err(Error::decode("Invalid header string: must be a json object")),
+        Err(e) => return Err(Error::decode(format!("Invalid header string: {e}"))),
+    };
+    match header.get("kid") {
+        None => Ok(None),
+        Some(Value::String(kid)) => Ok(Some(kid.clone())),
+        Some(_) => Err(Error::InvalidToken("Key ID header parameter must be a string".into())),
+    }
+}
+
 /// Parses a payload as a JSON object, with PyJWT's messages.
 pub fn parse_claims(payload: &[u8]) -> Result<Map<String, Value>> {
     match serde_json::from_slice::<Value>(payload) {
