@@ -5,15 +5,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jwkscache_core::cache::Policy;
 use jwkscache_core::claims::Validation;
-use jwkscache_core::client::{Client, Config};
+use jwkscache_core::client::{system_clock, Client, Config, Level, Source};
+use jwkscache_core::fetch::{self, FetchConfig};
 use jwkscache_core::jwk::{Jwk, JwkSet};
-use jwkscache_core::jws::{self, Token, Verified};
+use jwkscache_core::jws::{self, Verified};
 use jwkscache_core::verify::Alg;
 use jwkscache_core::Error;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyType};
 
 use crate::py_errors::{to_pyerr, IntoPyResult};
 use crate::py_json::object_to_py;
@@ -28,34 +34,119 @@ pub fn _set_release_gil(release: bool) -> bool {
     RELEASE_GIL.swap(release, Ordering::Relaxed)
 }
 
+/// Before `fork()`: holds every cache's locks (see `os.register_at_fork`).
+#[pyfunction]
+pub fn _prepare_fork(py: Python<'_>) {
+    py.detach(jwkscache_core::client::prepare_fork_all);
+}
+
+/// After `fork()`, in parent and child.
+#[pyfunction]
+pub fn _after_fork() {
+    jwkscache_core::client::after_fork_all();
+}
+
 /// The `kid` header of a token, without verifying it (`None` when absent).
 #[pyfunction]
 pub fn unverified_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     jws::unverified_kid(&token_bytes(token)?, jws::DEFAULT_MAX_TOKEN_BYTES).py()
 }
 
-/// A JWK Set and the rules to verify tokens against it.
-#[pyclass(frozen, name = "JWKSCache", module = "jwkscache")]
+/// A JWK Set, fetched and kept fresh (or fixed), and the rules to verify
+/// tokens against it.
+#[pyclass(frozen, weakref, name = "JWKSCache", module = "jwkscache")]
 pub struct PyJwksCache {
     client: Arc<Client>,
+    /// Expected `iss` when `decode` is not given one.
+    issuer: Option<String>,
+    /// Where the keys come from, for `__repr__`.
+    origin: String,
 }
 
 #[pymethods]
 impl PyJwksCache {
+    /// A cache over the JWKS at `jwks_uri` (see the README for each option).
+    #[new]
+    #[pyo3(signature = (jwks_uri, /, *, issuer = None, headers = None, timeout = 5.0, ca_file = None,
+        lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
+        refresh_ahead = true, algorithms = None, max_token_bytes = jws::DEFAULT_MAX_TOKEN_BYTES,
+        max_body_bytes = fetch::DEFAULT_MAX_BODY_BYTES, allow_insecure_http = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        jwks_uri: String,
+        issuer: Option<String>,
+        headers: Option<HashMap<String, String>>,
+        timeout: f64,
+        ca_file: Option<PathBuf>,
+        lifespan: f64,
+        min_ttl: f64,
+        max_ttl: f64,
+        refresh_cooldown: f64,
+        max_stale: f64,
+        refresh_ahead: bool,
+        algorithms: Option<Vec<String>>,
+        max_token_bytes: usize,
+        max_body_bytes: usize,
+        allow_insecure_http: bool,
+    ) -> PyResult<Self> {
+        let config = config(algorithms, max_token_bytes)?;
+        let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
+        let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
+        let client =
+            Client::remote(Source::JwksUri(jwks_uri.clone()), fetch, policy, config, system_clock()).py()?;
+        Ok(Self { client, issuer, origin: jwks_uri })
+    }
+
+    /// A cache over an OIDC issuer's keys, found by discovery (lazily, on
+    /// first use); `jwks_uri` overrides the discovered one. The issuer is
+    /// also the default expected `iss`.
+    #[classmethod]
+    #[pyo3(signature = (issuer, /, *, jwks_uri = None, headers = None, timeout = 5.0, ca_file = None,
+        lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
+        refresh_ahead = true, algorithms = None, max_token_bytes = jws::DEFAULT_MAX_TOKEN_BYTES,
+        max_body_bytes = fetch::DEFAULT_MAX_BODY_BYTES, allow_insecure_http = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_issuer(
+        _cls: &Bound<'_, PyType>,
+        issuer: String,
+        jwks_uri: Option<String>,
+        headers: Option<HashMap<String, String>>,
+        timeout: f64,
+        ca_file: Option<PathBuf>,
+        lifespan: f64,
+        min_ttl: f64,
+        max_ttl: f64,
+        refresh_cooldown: f64,
+        max_stale: f64,
+        refresh_ahead: bool,
+        algorithms: Option<Vec<String>>,
+        max_token_bytes: usize,
+        max_body_bytes: usize,
+        allow_insecure_http: bool,
+    ) -> PyResult<Self> {
+        let config = config(algorithms, max_token_bytes)?;
+        let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
+        let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
+        let source = Source::Issuer { issuer: issuer.clone(), jwks_uri };
+        let client = Client::remote(source, fetch, policy, config, system_clock()).py()?;
+        Ok(Self { client, origin: issuer.clone(), issuer: Some(issuer) })
+    }
+
     /// A cache over a fixed JWK Set (dict, str or bytes); no network.
     #[classmethod]
-    #[pyo3(signature = (jwks, /, *, algorithms = None, max_token_bytes = jws::DEFAULT_MAX_TOKEN_BYTES))]
+    #[pyo3(signature = (jwks, /, *, issuer = None, algorithms = None, max_token_bytes = jws::DEFAULT_MAX_TOKEN_BYTES))]
     fn from_jwks(
-        _cls: &Bound<'_, pyo3::types::PyType>,
+        _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         jwks: &Bound<'_, PyAny>,
+        issuer: Option<String>,
         algorithms: Option<Vec<String>>,
         max_token_bytes: usize,
     ) -> PyResult<Self> {
         let config = config(algorithms, max_token_bytes)?;
         let document = document_bytes(py, jwks)?;
         let set = JwkSet::parse(&document, &config.algorithms).py()?;
-        Ok(Self { client: Arc::new(Client::from_set(set, config)) })
+        Ok(Self { client: Client::from_set(set, config), issuer, origin: "static".into() })
     }
 
     /// Verifies `token` and returns its claims (see the README for the rules).
@@ -71,11 +162,44 @@ impl PyJwksCache {
         leeway: Option<&Bound<'py, PyAny>>,
         options: Option<&Bound<'py, PyDict>>,
         algorithms: Option<Vec<String>>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let validation = validation(audience, issuer, subject, leeway, options)?;
-        let verified = self.verify(py, token, algorithms)?;
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let validation = self.validation(audience, issuer, subject, leeway, options)?;
+        let verified = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
         validation.validate(&verified.claims, now()).py()?;
-        object_to_py(py, &verified.claims)
+        Ok(object_to_py(py, &verified.claims)?.into_any())
+    }
+
+    /// Like `decode`, but returns `None` instead of touching the network
+    /// (used by `decode_async` to keep fetches off the event loop).
+    #[pyo3(signature = (token, /, *, audience = None, issuer = None, subject = None, leeway = None, options = None, algorithms = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn _decode_no_io<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+        audience: Option<&Bound<'py, PyAny>>,
+        issuer: Option<&Bound<'py, PyAny>>,
+        subject: Option<String>,
+        leeway: Option<&Bound<'py, PyAny>>,
+        options: Option<&Bound<'py, PyDict>>,
+        algorithms: Option<Vec<String>>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let validation = self.validation(audience, issuer, subject, leeway, options)?;
+        let Some(verified) = self.verify(py, token, algorithms, false)? else { return Ok(None) };
+        validation.validate(&verified.claims, now()).py()?;
+        object_to_py(py, &verified.claims).map(Some)
+    }
+
+    /// `await cache.decode_async(token, ...)`: verifies inline when the keys
+    /// are at hand, and runs any fetch in a worker thread.
+    #[pyo3(signature = (token, /, **kwargs))]
+    fn decode_async<'py>(
+        slf: &Bound<'py, Self>,
+        token: &Bound<'py, PyAny>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        py.import("jwkscache._aio")?.getattr("decode_async")?.call((slf, token), kwargs)
     }
 
     /// Like `decode`, returning `{"header": ..., "payload": ..., "signature": bytes}`.
@@ -92,8 +216,8 @@ impl PyJwksCache {
         options: Option<&Bound<'py, PyDict>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let validation = validation(audience, issuer, subject, leeway, options)?;
-        let verified = self.verify(py, token, algorithms)?;
+        let validation = self.validation(audience, issuer, subject, leeway, options)?;
+        let verified = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
         validation.validate(&verified.claims, now()).py()?;
         let result = PyDict::new(py);
         result.set_item("header", object_to_py(py, &verified.header)?)?;
@@ -102,35 +226,80 @@ impl PyJwksCache {
         Ok(result)
     }
 
-    /// The key with this `kid`.
-    fn get_signing_key(&self, kid: &str) -> PyResult<SigningKey> {
-        self.client.find_key(Some(kid)).py().map(SigningKey)
+    /// The key with this `kid` (fetching as the cache policy allows).
+    fn get_signing_key(&self, py: Python<'_>, kid: &str) -> PyResult<SigningKey> {
+        self.key_for(py, Some(kid))
     }
 
     /// The key a token's header selects (the token is not verified).
-    fn get_signing_key_from_jwt(&self, token: &Bound<'_, PyAny>) -> PyResult<SigningKey> {
-        let bytes = token_bytes(token)?;
-        let parsed = Token::parse(&bytes, self.client.config().max_token_bytes).py()?;
-        let kid = parsed.kid().py()?;
-        self.client.find_key(kid).py().map(SigningKey)
+    fn get_signing_key_from_jwt(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<SigningKey> {
+        let kid = jws::unverified_kid(&token_bytes(token)?, self.client.config().max_token_bytes).py()?;
+        self.key_for(py, kid.as_deref())
     }
 
-    /// The `kid` of every usable key (`None` for a key without one).
+    /// Fetches the JWK Set now (single flight with other refreshes); raises
+    /// `PyJWKClientConnectionError` if the fetch fails (the cache keeps its keys).
+    fn refresh(&self, py: Python<'_>) -> PyResult<()> {
+        let client = &self.client;
+        let result = py.detach(|| client.refresh_now());
+        self.emit_events(py)?;
+        result.py()
+    }
+
+    /// Counters and state: fetches, 304s, failures, hits, misses, refreshes
+    /// for unknown kids, cooldown rejections, expiry, stale serving, last
+    /// error, kids.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.emit_events(py)?;
+        let s = self.client.stats();
+        let d = PyDict::new(py);
+        d.set_item("fetches", s.fetches)?;
+        d.set_item("not_modified", s.not_modified)?;
+        d.set_item("failures", s.failures)?;
+        d.set_item("hits", s.hits)?;
+        d.set_item("misses", s.misses)?;
+        d.set_item("unknown_kid_refreshes", s.unknown_kid_refreshes)?;
+        d.set_item("cooldown_rejections", s.cooldown_rejections)?;
+        d.set_item("stale_served", s.stale_served)?;
+        d.set_item("last_fetch_at", s.last_fetch_at)?;
+        d.set_item("expires_at", s.expires_at)?;
+        d.set_item("serving_stale", s.serving_stale)?;
+        d.set_item("last_error", s.last_error)?;
+        d.set_item("kids", s.kids)?;
+        d.set_item("jwks_uri", s.jwks_uri)?;
+        Ok(d)
+    }
+
+    /// Stops background refreshes; the cache still answers (fetching on demand).
+    fn close(&self) {
+        self.client.close();
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(&self, _exc_type: &Bound<'_, PyAny>, _exc: &Bound<'_, PyAny>, _tb: &Bound<'_, PyAny>) {
+        self.close();
+    }
+
+    /// The `kid` of every usable key held now (`None` for a key without one).
     #[getter]
     fn kids(&self) -> Vec<Option<String>> {
-        self.client.keys().keys().iter().map(|k| k.kid.clone()).collect()
+        self.client.keys().map(|keys| keys.keys().iter().map(|k| k.kid.clone()).collect()).unwrap_or_default()
     }
 
-    /// The keys that were skipped: dicts with `index`, `kid`, `kty`, `reason`.
+    /// The keys of the current set that were skipped: dicts with `index`,
+    /// `kid`, `kty`, `reason`.
     #[getter]
     fn skipped<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
-        for skipped in self.client.keys().skipped() {
+        for skipped in self.client.keys().iter().flat_map(|k| k.skipped().to_vec()) {
             let item = PyDict::new(py);
             item.set_item("index", skipped.index)?;
-            item.set_item("kid", skipped.kid.as_deref())?;
-            item.set_item("kty", skipped.kty.as_deref())?;
-            item.set_item("reason", &skipped.reason)?;
+            item.set_item("kid", skipped.kid)?;
+            item.set_item("kty", skipped.kty)?;
+            item.set_item("reason", skipped.reason)?;
             list.append(item)?;
         }
         Ok(list)
@@ -142,12 +311,18 @@ impl PyJwksCache {
         self.client.config().algorithms.iter().map(|a| a.name()).collect()
     }
 
+    /// The default expected issuer, if any.
+    #[getter]
+    fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
     fn __len__(&self) -> usize {
-        self.client.keys().len()
+        self.client.keys().map_or(0, |k| k.len())
     }
 
     fn __repr__(&self) -> String {
-        format!("JWKSCache(source='static', keys={}, algorithms={:?})", self.__len__(), self.algorithms())
+        format!("JWKSCache({:?}, keys={}, algorithms={:?})", self.origin, self.__len__(), self.algorithms())
     }
 }
 
@@ -157,20 +332,68 @@ impl PyJwksCache {
         py: Python<'_>,
         token: &Bound<'_, PyAny>,
         algorithms: Option<Vec<String>>,
-    ) -> PyResult<Verified> {
+        allow_io: bool,
+    ) -> PyResult<Option<Verified>> {
         let bytes = token_bytes(token)?;
         let client = &self.client;
-        let run = |allowed: &[Alg]| {
-            let config = client.config();
-            jws::verify_token(&bytes, allowed, config.max_token_bytes, |kid| client.find_key(kid))
-        };
         let allowed = match algorithms {
             None => Cow::Borrowed(client.config().algorithms.as_slice()),
             Some(names) => Cow::Owned(jws::allow_list(&names).py()?),
         };
-        let result =
-            if RELEASE_GIL.load(Ordering::Relaxed) { py.detach(|| run(&allowed)) } else { run(&allowed) };
+        // The cache-hit path keeps the GIL (see docs/performance.md); any
+        // fetch runs with the GIL released.
+        let mut result = if RELEASE_GIL.load(Ordering::Relaxed) {
+            py.detach(|| client.verify(&bytes, &allowed, false))
+        } else {
+            client.verify(&bytes, &allowed, false)
+        };
+        if allow_io && matches!(result, Ok(None)) {
+            result = py.detach(|| client.verify(&bytes, &allowed, true));
+        }
+        self.emit_events(py)?;
         result.py()
+    }
+
+    fn key_for(&self, py: Python<'_>, kid: Option<&str>) -> PyResult<SigningKey> {
+        let client = &self.client;
+        let mut found = client.find_key(kid, false);
+        if matches!(found, Ok(None)) {
+            found = py.detach(|| client.find_key(kid, true));
+        }
+        self.emit_events(py)?;
+        Ok(SigningKey(found.py()?.expect("I/O allowed")))
+    }
+
+    /// Hands pending core log events to the `jwkscache` Python logger.
+    fn emit_events(&self, py: Python<'_>) -> PyResult<()> {
+        let events = self.client.drain_events();
+        if events.is_empty() {
+            return Ok(());
+        }
+        let logger = py.import("logging")?.call_method1("getLogger", ("jwkscache",))?;
+        for event in events {
+            let method = match event.level {
+                Level::Debug => "debug",
+                Level::Warning => "warning",
+            };
+            logger.call_method1(method, ("%s", event.message))?;
+        }
+        Ok(())
+    }
+
+    fn validation(
+        &self,
+        audience: Option<&Bound<'_, PyAny>>,
+        issuer: Option<&Bound<'_, PyAny>>,
+        subject: Option<String>,
+        leeway: Option<&Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Validation> {
+        let mut v = validation(audience, issuer, subject, leeway, options)?;
+        if v.issuer.is_none() {
+            v.issuer = self.issuer.clone().map(|issuer| vec![issuer]);
+        }
+        Ok(v)
     }
 }
 
@@ -231,6 +454,28 @@ fn config(algorithms: Option<Vec<String>>, max_token_bytes: usize) -> PyResult<C
         return Err(PyValueError::new_err("max_token_bytes must be positive"));
     }
     Ok(config)
+}
+
+fn fetch_config(
+    headers: Option<HashMap<String, String>>,
+    timeout: f64,
+    ca_file: Option<PathBuf>,
+    max_body_bytes: usize,
+    allow_insecure_http: bool,
+) -> PyResult<FetchConfig> {
+    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 300.0) {
+        return Err(PyValueError::new_err(format!("timeout must be in (0, 300] seconds, got {timeout}")));
+    }
+    if max_body_bytes == 0 {
+        return Err(PyValueError::new_err("max_body_bytes must be positive"));
+    }
+    Ok(FetchConfig {
+        timeout: Duration::from_secs_f64(timeout),
+        max_body_bytes,
+        headers: headers.map(|h| h.into_iter().collect()).unwrap_or_default(),
+        ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
+        allow_insecure_http,
+    })
 }
 
 fn now() -> f64 {

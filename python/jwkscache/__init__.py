@@ -5,7 +5,14 @@ Start with :class:`JWKSCache`; see the README for the rules it applies.
 
 from __future__ import annotations
 
+import os
+
 from jwkscache import exceptions
-from jwkscache._core import JWKSCache, SigningKey, __version__
+from jwkscache._core import JWKSCache, SigningKey, __version__, _after_fork, _prepare_fork
 
 __all__ = ["JWKSCache", "SigningKey", "__version__", "exceptions"]
+
+# gunicorn/uwsgi preload: a child must not inherit a lock held by a thread of
+# the parent; the HTTP client is rebuilt in the child on first use.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_prepare_fork, after_in_parent=_after_fork, after_in_child=_after_fork)

@@ -1,13 +1,28 @@
-//! The key store that `decode` asks for keys: today a static JWK Set.
+//! The key store that `decode` asks for keys: a static set, or a JWKS
+//! fetched over HTTP and kept fresh.
 //!
-//! A fetched set (with its refresh policy) plugs in here; callers see the
-//! same `find_key` / `verify` whatever the source.
+//! Composes `fetch` (I/O), `jwk` (parsing) and `cache` (policy):
+//! - single flight: concurrent refreshes run one fetch (`refresh_lock` plus a
+//!   generation counter: a thread that waited for someone else's fetch uses
+//!   its result instead of fetching again);
+//! - unknown `kid`: one refetch per `refresh_cooldown`, then fail fast;
+//! - stale-if-error within `max_stale`, backoff with jitter, fail closed after;
+//! - refresh-ahead on a short-lived background thread holding only a weak
+//!   reference, so it never keeps the cache (or the interpreter) alive;
+//! - fork: the HTTP client is rebuilt in a child, and `prepare_fork` /
+//!   `after_fork` hold the locks across `fork()` so a child never inherits
+//!   one locked by a thread that does not exist there.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
-use crate::errors::Result;
+use crate::cache::{Freshness, Policy};
+use crate::errors::{Error, Result};
+use crate::fetch::{FetchConfig, Fetched, Fetcher, Validators};
 use crate::jwk::{Jwk, JwkSet};
 use crate::jws::{self, Verified, DEFAULT_MAX_TOKEN_BYTES};
 use crate::verify::Alg;
@@ -27,17 +42,215 @@ impl Default for Config {
     }
 }
 
+/// Where the keys come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A JWKS URL.
+    JwksUri(String),
+    /// OIDC discovery from this issuer, unless `jwks_uri` overrides it.
+    Issuer { issuer: String, jwks_uri: Option<String> },
+}
+
+/// A clock: seconds since the Unix epoch.
+pub type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()))
+}
+
+/// Severity of a [`Event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Warning,
+}
+
+/// Something worth logging; the bindings drain these into Python's logger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub level: Level,
+    pub message: String,
+}
+
+/// Counters and state for `stats()`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    pub fetches: u64,
+    pub not_modified: u64,
+    pub failures: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub unknown_kid_refreshes: u64,
+    pub cooldown_rejections: u64,
+    pub stale_served: u64,
+    pub last_fetch_at: Option<f64>,
+    pub expires_at: Option<f64>,
+    pub serving_stale: bool,
+    pub last_error: Option<String>,
+    pub kids: Vec<Option<String>>,
+    pub jwks_uri: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    fetches: AtomicU64,
+    not_modified: AtomicU64,
+    failures: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    unknown_kid_refreshes: AtomicU64,
+    cooldown_rejections: AtomicU64,
+    stale_served: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+#[derive(Debug, Default)]
+struct State {
+    keys: Option<Arc<JwkSet>>,
+    validators: Validators,
+    freshness: Freshness,
+    /// Bumped after every fetch attempt (success, 304 or failure).
+    generation: u64,
+    last_error: Option<String>,
+    serving_stale: bool,
+    jwks_uri: Option<String>,
+}
+
+struct Remote {
+    source: Source,
+    fetch: FetchConfig,
+    fetcher: Mutex<Option<Arc<Fetcher>>>,
+    /// Held for the duration of a fetch: the single flight.
+    refresh_lock: Mutex<()>,
+    ahead_running: AtomicBool,
+    closed: AtomicBool,
+    pid: AtomicU64,
+}
+
+impl Remote {
+    /// The HTTP client, rebuilt when inherited across `fork()` (its runtime
+    /// thread stayed in the parent).
+    fn fetcher(&self) -> Result<Arc<Fetcher>> {
+        let mut slot = self.fetcher.lock();
+        match slot.as_ref() {
+            Some(fetcher) if !fetcher.is_inherited() => Ok(Arc::clone(fetcher)),
+            _ => {
+                let fetcher = Arc::new(Fetcher::new(self.fetch.clone())?);
+                *slot = Some(Arc::clone(&fetcher));
+                Ok(fetcher)
+            }
+        }
+    }
+
+    /// In a child after `fork()`, no refresh thread of ours runs.
+    fn check_fork(&self) {
+        let pid = u64::from(std::process::id());
+        if self.pid.swap(pid, Ordering::Relaxed) != pid {
+            self.ahead_running.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Keys plus the rules to verify tokens against them.
-#[derive(Debug)]
 pub struct Client {
     config: Config,
-    keys: RwLock<Arc<JwkSet>>,
+    policy: Policy,
+    remote: Option<Remote>,
+    state: RwLock<State>,
+    counters: Counters,
+    events: Mutex<VecDeque<Event>>,
+    has_events: AtomicBool,
+    clock: Clock,
+    weak_self: Weak<Client>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most events kept between two drains.
+const MAX_EVENTS: usize = 64;
+
+/// Why a refresh runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    Expired,
+    UnknownKid,
+    Ahead,
+    Forced,
 }
 
 impl Client {
     /// A client over a fixed JWK Set (no network).
-    pub fn from_set(set: JwkSet, config: Config) -> Self {
-        Self { config, keys: RwLock::new(Arc::new(set)) }
+    pub fn from_set(set: JwkSet, config: Config) -> Arc<Self> {
+        let state = State { keys: Some(Arc::new(set)), ..State::default() };
+        Self::build(config, Policy::default(), None, state, system_clock())
+    }
+
+    /// A client that fetches its keys from `source`.
+    pub fn remote(
+        source: Source,
+        fetch: FetchConfig,
+        policy: Policy,
+        config: Config,
+        clock: Clock,
+    ) -> Result<Arc<Self>> {
+        policy.validate().map_err(Error::Config)?;
+        match &source {
+            Source::JwksUri(uri) => {
+                crate::fetch::check_url(uri, fetch.allow_insecure_http)?;
+            }
+            Source::Issuer { issuer, jwks_uri } => {
+                crate::fetch::check_url(issuer, fetch.allow_insecure_http)?;
+                if let Some(uri) = jwks_uri {
+                    crate::fetch::check_url(uri, fetch.allow_insecure_http)?;
+                }
+            }
+        }
+        let fetcher = Fetcher::new(fetch.clone())?;
+        let remote = Remote {
+            source,
+            fetch,
+            fetcher: Mutex::new(Some(Arc::new(fetcher))),
+            refresh_lock: Mutex::new(()),
+            ahead_running: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            pid: AtomicU64::new(u64::from(std::process::id())),
+        };
+        let client = Self::build(config, policy, Some(remote), State::default(), clock);
+        let mut registry = REGISTRY.lock();
+        registry.retain(|weak| weak.strong_count() > 0);
+        registry.push(Arc::downgrade(&client));
+        Ok(client)
+    }
+
+    fn build(
+        config: Config,
+        policy: Policy,
+        remote: Option<Remote>,
+        state: State,
+        clock: Clock,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|weak| Self {
+            config,
+            policy,
+            remote,
+            state: RwLock::new(state),
+            counters: Counters::default(),
+            events: Mutex::new(VecDeque::new()),
+            has_events: AtomicBool::new(false),
+            clock,
+            weak_self: weak.clone(),
+        })
     }
 
     /// The settings.
@@ -45,21 +258,380 @@ impl Client {
         &self.config
     }
 
-    /// The current key set (a snapshot: replaced, never mutated).
-    pub fn keys(&self) -> Arc<JwkSet> {
-        Arc::clone(&self.keys.read())
+    /// The cache policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
-    /// The key a token with this `kid` selects.
-    pub fn find_key(&self, kid: Option<&str>) -> Result<Arc<Jwk>> {
-        let keys = self.keys.read();
-        keys.select(kid).cloned().ok_or_else(|| jws::key_not_found(kid, keys.len()))
+    /// True when the keys come from the network.
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
     }
 
-    /// Verifies a token's header and signature; claims are left to the caller.
-    pub fn verify(&self, token: &[u8]) -> Result<Verified> {
-        jws::verify_token(token, &self.config.algorithms, self.config.max_token_bytes, |kid| {
-            self.find_key(kid)
-        })
+    /// The current key set, if any (a snapshot: replaced, never mutated).
+    pub fn keys(&self) -> Option<Arc<JwkSet>> {
+        self.state.read().keys.clone()
     }
+
+    /// Verifies a token's header and signature; claims are left to the
+    /// caller. With `allow_io` false, returns `Ok(None)` instead of fetching.
+    pub fn verify(&self, token: &[u8], allowed: &[Alg], allow_io: bool) -> Result<Option<Verified>> {
+        let mut needs_io = false;
+        let result = jws::verify_token(token, allowed, self.config.max_token_bytes, |kid| {
+            match self.find_key(kid, allow_io)? {
+                Some(key) => Ok(key),
+                None => {
+                    needs_io = true;
+                    Err(Error::Fetch(String::new()))
+                }
+            }
+        });
+        match result {
+            Err(_) if needs_io => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
+    /// The key a token with this `kid` selects, fetching as the policy
+    /// allows. `Ok(None)` only when `allow_io` is false and a fetch is due.
+    pub fn find_key(&self, kid: Option<&str>, allow_io: bool) -> Result<Option<Arc<Jwk>>> {
+        let Some(remote) = &self.remote else {
+            let keys = self.keys().expect("a static client always has keys");
+            return keys.select(kid).cloned().map(Some).ok_or_else(|| jws::key_not_found(kid, keys.len()));
+        };
+        remote.check_fork();
+        let now = self.now();
+        let (keys, generation, stale, wants_ahead) = {
+            let state = self.state.read();
+            (
+                state.keys.clone(),
+                state.generation,
+                state.freshness.is_stale(now),
+                state.freshness.wants_refresh_ahead(now, &self.policy),
+            )
+        };
+        if let (Some(keys), false) = (&keys, stale) {
+            if wants_ahead {
+                self.spawn_refresh_ahead(remote);
+            }
+            if let Some(key) = keys.select(kid) {
+                bump(&self.counters.hits);
+                return Ok(Some(Arc::clone(key)));
+            }
+            return self.unknown_kid(kid, generation, allow_io);
+        }
+        // No set yet, or an expired one: refresh (or wait for the refresh
+        // in flight), then use what we have if policy allows.
+        if !allow_io {
+            let state = self.state.read();
+            let in_backoff = !state.freshness.may_retry(now);
+            if !(in_backoff && state.freshness.stale_usable(now, &self.policy)) {
+                return Ok(None);
+            }
+        } else if self.state.read().freshness.may_retry(now) {
+            self.refresh(generation, Reason::Expired);
+        }
+        self.after_refresh(kid)
+    }
+
+    /// Refetches now (single flight) and reports the outcome.
+    pub fn refresh_now(&self) -> Result<()> {
+        let Some(_) = &self.remote else { return Ok(()) };
+        let generation = self.state.read().generation;
+        self.refresh(generation, Reason::Forced);
+        let state = self.state.read();
+        match (&state.last_error, state.freshness.failures) {
+            (Some(error), failures) if failures > 0 => Err(Error::Fetch(error.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Stops background refreshes (the cache keeps working on demand).
+    pub fn close(&self) {
+        if let Some(remote) = &self.remote {
+            remote.closed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Counters and state.
+    pub fn stats(&self) -> Stats {
+        let state = self.state.read();
+        let c = &self.counters;
+        Stats {
+            fetches: c.fetches.load(Ordering::Relaxed),
+            not_modified: c.not_modified.load(Ordering::Relaxed),
+            failures: c.failures.load(Ordering::Relaxed),
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            unknown_kid_refreshes: c.unknown_kid_refreshes.load(Ordering::Relaxed),
+            cooldown_rejections: c.cooldown_rejections.load(Ordering::Relaxed),
+            stale_served: c.stale_served.load(Ordering::Relaxed),
+            last_fetch_at: state.freshness.fetched_at,
+            expires_at: state.freshness.expires_at,
+            serving_stale: state.serving_stale,
+            last_error: state.last_error.clone(),
+            kids: state
+                .keys
+                .as_ref()
+                .map(|k| k.keys().iter().map(|k| k.kid.clone()).collect())
+                .unwrap_or_default(),
+            jwks_uri: state.jwks_uri.clone(),
+        }
+    }
+
+    /// Takes the pending log events (cheap when there are none).
+    pub fn drain_events(&self) -> Vec<Event> {
+        if !self.has_events.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
+        self.events.lock().drain(..).collect()
+    }
+
+    /// Before `fork()`: takes the locks so the child inherits them unlocked
+    /// by a live owner. Must be paired with [`Client::after_fork`].
+    pub fn prepare_fork(&self) {
+        if let Some(remote) = &self.remote {
+            std::mem::forget(remote.refresh_lock.lock());
+        }
+        std::mem::forget(self.state.write());
+    }
+
+    /// After `fork()`, in parent and child: releases the locks taken by
+    /// [`Client::prepare_fork`].
+    pub fn after_fork(&self) {
+        // SAFETY: prepare_fork leaked exactly these guards, in this thread
+        // (the one that forked), and nothing else ran in between.
+        unsafe {
+            self.state.force_unlock_write();
+            if let Some(remote) = &self.remote {
+                remote.refresh_lock.force_unlock();
+            }
+        }
+    }
+
+    fn now(&self) -> f64 {
+        (self.clock)()
+    }
+
+    fn log(&self, level: Level, message: String) {
+        let mut events = self.events.lock();
+        if events.len() >= MAX_EVENTS {
+            events.pop_front();
+        }
+        events.push_back(Event { level, message });
+        self.has_events.store(true, Ordering::Release);
+    }
+
+    fn unknown_kid(&self, kid: Option<&str>, generation: u64, allow_io: bool) -> Result<Option<Arc<Jwk>>> {
+        bump(&self.counters.misses);
+        let now = self.now();
+        if !self.state.read().freshness.may_refetch_unknown_kid(now, &self.policy) {
+            bump(&self.counters.cooldown_rejections);
+            let len = self.keys().map_or(0, |k| k.len());
+            return Err(jws::key_not_found(kid, len));
+        }
+        if !allow_io {
+            return Ok(None);
+        }
+        self.refresh(generation, Reason::UnknownKid);
+        let keys = self.keys();
+        match keys.as_ref().and_then(|k| k.select(kid)) {
+            Some(key) => Ok(Some(Arc::clone(key))),
+            None => Err(jws::key_not_found(kid, keys.map_or(0, |k| k.len()))),
+        }
+    }
+
+    /// After a refresh attempt for an expired or missing set.
+    fn after_refresh(&self, kid: Option<&str>) -> Result<Option<Arc<Jwk>>> {
+        let now = self.now();
+        let mut state = self.state.write();
+        let Some(keys) = state.keys.clone() else {
+            let error = state.last_error.clone().unwrap_or_else(|| "no JWK Set fetched yet".into());
+            return Err(Error::Fetch(error));
+        };
+        if state.freshness.is_stale(now) {
+            if !state.freshness.stale_usable(now, &self.policy) {
+                state.serving_stale = false;
+                let error = state.last_error.clone().unwrap_or_default();
+                return Err(Error::Fetch(format!(
+                    "the JWK Set expired more than max_stale ({}s) ago and cannot be refreshed: {error}",
+                    self.policy.max_stale
+                )));
+            }
+            if !state.serving_stale {
+                state.serving_stale = true;
+                drop(state);
+                self.log(
+                    Level::Warning,
+                    "serving the last good JWK Set past its expiry while the issuer fails".into(),
+                );
+            }
+            bump(&self.counters.stale_served);
+        }
+        match keys.select(kid) {
+            Some(key) => {
+                bump(&self.counters.hits);
+                Ok(Some(Arc::clone(key)))
+            }
+            None => {
+                bump(&self.counters.misses);
+                Err(jws::key_not_found(kid, keys.len()))
+            }
+        }
+    }
+
+    fn spawn_refresh_ahead(&self, remote: &Remote) {
+        if remote.closed.load(Ordering::Relaxed) || remote.ahead_running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = self.weak_self.clone();
+        let generation = self.state.read().generation;
+        let spawned = std::thread::Builder::new().name("jwkscache-refresh".into()).spawn(move || {
+            if let Some(client) = weak.upgrade() {
+                client.refresh(generation, Reason::Ahead);
+                if let Some(remote) = &client.remote {
+                    remote.ahead_running.store(false, Ordering::Release);
+                }
+            }
+        });
+        if spawned.is_err() {
+            remote.ahead_running.store(false, Ordering::Release);
+        }
+    }
+
+    /// One fetch for everyone who saw `generation`: the first caller fetches,
+    /// the others wait for it and use its result.
+    fn refresh(&self, generation: u64, reason: Reason) {
+        let Some(remote) = &self.remote else { return };
+        let _flight = remote.refresh_lock.lock();
+        if self.state.read().generation != generation {
+            return; // someone else fetched while we waited
+        }
+        let now = self.now();
+        if reason == Reason::UnknownKid {
+            let mut state = self.state.write();
+            if !state.freshness.may_refetch_unknown_kid(now, &self.policy) {
+                return;
+            }
+            state.freshness.on_unknown_kid_refetch(now);
+            bump(&self.counters.unknown_kid_refreshes);
+        }
+        let outcome = self.fetch_once(remote);
+        let now = self.now();
+        let mut state = self.state.write();
+        state.generation += 1;
+        match outcome {
+            Ok(FetchOutcome::New { set, validators, ttl, jwks_uri }) => {
+                let kids: Vec<Option<String>> = set.keys().iter().map(|k| k.kid.clone()).collect();
+                state.keys = Some(Arc::new(set));
+                state.validators = validators;
+                state.freshness.on_success(now, ttl);
+                state.last_error = None;
+                state.serving_stale = false;
+                state.jwks_uri = Some(jwks_uri.clone());
+                drop(state);
+                bump(&self.counters.fetches);
+                self.log(
+                    Level::Debug,
+                    format!("fetched {jwks_uri} ({reason:?}): kids {kids:?}, fresh for {ttl:.0}s"),
+                );
+            }
+            Ok(FetchOutcome::NotModified { ttl }) => {
+                state.freshness.on_success(now, ttl);
+                state.last_error = None;
+                state.serving_stale = false;
+                drop(state);
+                bump(&self.counters.not_modified);
+                self.log(Level::Debug, format!("JWK Set not modified (304), fresh for {ttl:.0}s"));
+            }
+            Err(error) => {
+                let message = error.to_string();
+                let delay = state.freshness.on_failure(now, jitter());
+                state.last_error = Some(message.clone());
+                drop(state);
+                bump(&self.counters.failures);
+                self.log(
+                    Level::Warning,
+                    format!("JWK Set refresh failed ({reason:?}), retry in {delay:.1}s: {message}"),
+                );
+            }
+        }
+    }
+
+    fn fetch_once(&self, remote: &Remote) -> Result<FetchOutcome> {
+        let fetcher = remote.fetcher()?;
+        let jwks_uri = self.jwks_uri(remote, &fetcher)?;
+        let validators = {
+            let state = self.state.read();
+            state.keys.as_ref().map(|_| state.validators.clone())
+        };
+        let fetched = fetcher.get(&jwks_uri, validators.as_ref())?;
+        let now = self.now();
+        match fetched {
+            Fetched::Body { body, cache, validators } => {
+                let set = JwkSet::parse(&body, &self.config.algorithms)
+                    .map_err(|e| Error::Fetch(format!("{jwks_uri} did not serve a usable JWK Set: {e}")))?;
+                Ok(FetchOutcome::New { set, validators, ttl: self.policy.ttl(&cache, now), jwks_uri })
+            }
+            Fetched::NotModified { cache } => {
+                Ok(FetchOutcome::NotModified { ttl: self.policy.ttl(&cache, now) })
+            }
+        }
+    }
+
+    fn jwks_uri(&self, remote: &Remote, fetcher: &Fetcher) -> Result<String> {
+        match &remote.source {
+            Source::JwksUri(uri) | Source::Issuer { jwks_uri: Some(uri), .. } => Ok(uri.clone()),
+            Source::Issuer { issuer, jwks_uri: None } => {
+                if let Some(uri) = self.state.read().jwks_uri.clone() {
+                    return Ok(uri);
+                }
+                let uri = fetcher.discover(issuer)?;
+                crate::fetch::check_url(&uri, remote.fetch.allow_insecure_http)?;
+                Ok(uri)
+            }
+        }
+    }
+}
+
+/// Every live remote client, for the fork hooks.
+static REGISTRY: Mutex<Vec<Weak<Client>>> = Mutex::new(Vec::new());
+/// The clients whose locks are held across a fork in progress.
+static FORKING: Mutex<Vec<Arc<Client>>> = Mutex::new(Vec::new());
+
+/// Before `fork()` (`os.register_at_fork(before=...)`): takes every client's
+/// locks, so neither process inherits a lock owned by a thread it lacks.
+pub fn prepare_fork_all() {
+    let registry = REGISTRY.lock();
+    let clients: Vec<Arc<Client>> = registry.iter().filter_map(Weak::upgrade).collect();
+    std::mem::forget(registry);
+    for client in &clients {
+        client.prepare_fork();
+    }
+    *FORKING.lock() = clients;
+}
+
+/// After `fork()`, in parent and child: releases what
+/// [`prepare_fork_all`] took.
+pub fn after_fork_all() {
+    let clients = std::mem::take(&mut *FORKING.lock());
+    for client in &clients {
+        client.after_fork();
+    }
+    // SAFETY: prepare_fork_all leaked this guard in the forking thread.
+    unsafe { REGISTRY.force_unlock() };
+}
+
+enum FetchOutcome {
+    New { set: JwkSet, validators: Validators, ttl: f64, jwks_uri: String },
+    NotModified { ttl: f64 },
+}
+
+/// A number in [0, 1) that differs between processes and calls (for backoff
+/// jitter; not for security).
+fn jitter() -> f64 {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let mixed =
+        (u64::from(nanos) ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 11) as f64 / (1u64 << 53) as f64
 }

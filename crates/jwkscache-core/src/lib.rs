@@ -1,13 +1,16 @@
-//! The pure-Rust core of jwkscache: JWK Set parsing, compact JWS
-//! verification, claim validation, and (in later modules) fetching and
-//! caching. Nothing here knows about Python; time is always a parameter.
+//! The pure-Rust core of jwkscache: fetching and caching a JWKS, JWK Set
+//! parsing, compact JWS verification, claim validation. Nothing here knows
+//! about Python; policy takes time as a parameter.
 //!
-//! Data flows one way: bytes -> [`jwk`] -> [`jws`] (with [`verify`]) ->
+//! Data flows one way: [`fetch`] (bytes) -> [`jwk`] (keys) -> [`client`]
+//! (key store, with [`cache`] policy) -> [`jws`] (with [`verify`]) ->
 //! [`claims`]. Every fallible function returns [`errors::Result`].
 
+pub mod cache;
 pub mod claims;
 pub mod client;
 pub mod errors;
+pub mod fetch;
 pub mod jwk;
 pub mod jws;
 pub mod verify;

@@ -1,0 +1,312 @@
+//! The only network code: GET a JWKS (or a discovery document) over HTTPS.
+//!
+//! reqwest's blocking client on rustls, with the crypto backend of
+//! `verify.rs`; system trust roots plus an optional CA file; no redirects;
+//! proxy variables honoured; bounded time and body size; conditional
+//! requests. Callers get bytes and cache headers, never a reqwest type.
+
+use std::io::Read;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::redirect::Policy;
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+
+use crate::errors::{Error, Result};
+
+/// Default bound on a response body (decompressed), in bytes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// How to reach the issuer.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    /// Bound on connecting, and on the whole request.
+    pub timeout: Duration,
+    /// Bound on the response body, after decompression.
+    pub max_body_bytes: usize,
+    /// Extra request headers (e.g. `Authorization` for an in-cluster JWKS).
+    pub headers: Vec<(String, String)>,
+    /// PEM file of extra trusted CAs (added to the system roots).
+    pub ca_file: Option<String>,
+    /// Allow plain `http://` to hosts other than loopback.
+    pub allow_insecure_http: bool,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(5),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            headers: Vec::new(),
+            ca_file: None,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+/// The validators of a cached response, sent back on a conditional request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// The response headers that decide freshness.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheHeaders {
+    pub cache_control: Option<String>,
+    pub expires: Option<String>,
+    pub age: Option<String>,
+    pub date: Option<String>,
+}
+
+/// What a GET brought back.
+#[derive(Debug)]
+pub enum Fetched {
+    /// 200: a new body.
+    Body { body: Vec<u8>, cache: CacheHeaders, validators: Validators },
+    /// 304: the cached body is still current.
+    NotModified { cache: CacheHeaders },
+}
+
+/// An HTTP client for one cache; rebuilt after `fork()` by its owner.
+#[derive(Debug)]
+pub struct Fetcher {
+    client: Client,
+    config: FetchConfig,
+    pid: u32,
+}
+
+impl Fetcher {
+    /// Builds the client (reads `ca_file` now, so a bad path fails early).
+    pub fn new(config: FetchConfig) -> Result<Self> {
+        install_crypto_provider();
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let name = header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| Error::Config(format!("invalid header name {name:?}: {e}")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| Error::Config(format!("invalid value for header {name}: {e}")))?;
+            headers.insert(name, value);
+        }
+        headers
+            .insert(header::ACCEPT, HeaderValue::from_static("application/jwk-set+json, application/json"));
+        let mut builder = Client::builder()
+            .user_agent(concat!("jwkscache/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .redirect(Policy::none())
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .gzip(true);
+        let extra_roots = [config.ca_file.clone(), std::env::var("SSL_CERT_FILE").ok()];
+        for path in extra_roots.into_iter().flatten() {
+            let pem = std::fs::read(&path)
+                .map_err(|e| Error::Config(format!("cannot read CA file {path:?}: {e}")))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::Config(format!("CA file {path:?} holds no usable PEM certificate: {e}"))
+            })?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client =
+            builder.build().map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { client, config, pid: std::process::id() })
+    }
+
+    /// True when this client was built in another process (before a fork).
+    pub fn is_inherited(&self) -> bool {
+        self.pid != std::process::id()
+    }
+
+    /// The settings it was built with.
+    pub fn config(&self) -> &FetchConfig {
+        &self.config
+    }
+
+    /// GETs `url`, conditionally when `validators` are given.
+    pub fn get(&self, url: &str, validators: Option<&Validators>) -> Result<Fetched> {
+        let url = check_url(url, self.config.allow_insecure_http)?;
+        let deadline = Instant::now() + self.config.timeout;
+        let mut request = self.client.get(url.clone());
+        if let Some(v) = validators {
+            if let Some(etag) = &v.etag {
+                request = request.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(date) = &v.last_modified {
+                request = request.header(header::IF_MODIFIED_SINCE, date);
+            }
+        }
+        let response = request.send().map_err(|e| fetch_error(&url, &e))?;
+        let status = response.status();
+        let cache = cache_headers(response.headers());
+        if status == StatusCode::NOT_MODIFIED && validators.is_some() {
+            return Ok(Fetched::NotModified { cache });
+        }
+        if status.is_redirection() {
+            let to = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("?");
+            return Err(Error::Fetch(format!(
+                "Fail to fetch data from the url, err: \"{url} answered {status} (redirect to {to}); redirects are not followed\""
+            )));
+        }
+        if status != StatusCode::OK {
+            return Err(Error::Fetch(format!(
+                "Fail to fetch data from the url, err: \"{url} answered {status}\""
+            )));
+        }
+        let validators = Validators {
+            etag: header_str(response.headers(), &header::ETAG),
+            last_modified: header_str(response.headers(), &header::LAST_MODIFIED),
+        };
+        let body = read_bounded(response, self.config.max_body_bytes, deadline, &url)?;
+        Ok(Fetched::Body { body, cache, validators })
+    }
+
+    /// OIDC discovery: the `jwks_uri` of `issuer`, whose document must name
+    /// exactly that issuer (OpenID Connect Discovery 1.0 §4.3).
+    pub fn discover(&self, issuer: &str) -> Result<String> {
+        let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+        let Fetched::Body { body, .. } = self.get(&url, None)? else {
+            unreachable!("an unconditional GET never answers NotModified")
+        };
+        let document: Value = serde_json::from_slice(&body)
+            .map_err(|e| Error::Fetch(format!("OIDC discovery document at {url} is not JSON: {e}")))?;
+        let named = document.get("issuer").and_then(Value::as_str).unwrap_or("");
+        if named != issuer {
+            return Err(Error::Fetch(format!(
+                "OIDC discovery document at {url} names issuer {named:?}, expected {issuer:?}"
+            )));
+        }
+        match document.get("jwks_uri").and_then(Value::as_str) {
+            Some(uri) => Ok(uri.to_owned()),
+            None => Err(Error::Fetch(format!("OIDC discovery document at {url} has no \"jwks_uri\""))),
+        }
+    }
+}
+
+/// A URL we may fetch: http(s) only; plain http only to loopback unless allowed.
+pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<Url> {
+    let parsed = Url::parse(url).map_err(|e| Error::Config(format!("invalid URL {url:?}: {e}")))?;
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if allow_insecure_http || is_loopback(&parsed) => Ok(parsed),
+        "http" => Err(Error::Config(format!(
+            "refusing plain http for {url:?}: use https, or allow_insecure_http=True for a trusted network"
+        ))),
+        other => Err(Error::Config(format!("unsupported URL scheme {other:?} in {url:?}: use https"))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+fn read_bounded(
+    response: reqwest::blocking::Response,
+    max: usize,
+    deadline: Instant,
+    url: &Url,
+) -> Result<Vec<u8>> {
+    if response.content_length().is_some_and(|len| len > max as u64) {
+        return Err(too_large(url, max));
+    }
+    let expected = response.content_length().and_then(|l| usize::try_from(l).ok()).unwrap_or(8192);
+    let mut body = Vec::with_capacity(expected.min(max));
+    let mut reader = response.take(max as u64 + 1);
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if Instant::now() > deadline {
+            return Err(Error::Fetch(format!(
+                "Fail to fetch data from the url, err: \"{url}: timed out reading the body\""
+            )));
+        }
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: {e}\"")))
+            }
+        }
+        if body.len() > max {
+            return Err(too_large(url, max));
+        }
+    }
+    Ok(body)
+}
+
+fn too_large(url: &Url, max: usize) -> Error {
+    Error::Fetch(format!(
+        "Fail to fetch data from the url, err: \"{url}: response body is over the {max}-byte limit\""
+    ))
+}
+
+fn fetch_error(url: &Url, error: &reqwest::Error) -> Error {
+    // reqwest's Display is terse; the source chain says why (refused, TLS, timeout).
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if error.is_timeout() {
+        reason.push_str(" (timed out)");
+    }
+    Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: {reason}\""))
+}
+
+fn cache_headers(headers: &HeaderMap) -> CacheHeaders {
+    CacheHeaders {
+        cache_control: header_str(headers, &header::CACHE_CONTROL),
+        expires: header_str(headers, &header::EXPIRES),
+        age: header_str(headers, &header::AGE),
+        date: header_str(headers, &header::DATE),
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: &header::HeaderName) -> Option<String> {
+    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    if values.is_empty() {
+        None
+    } else {
+        Some(values.join(", "))
+    }
+}
+
+fn install_crypto_provider() {
+    // reqwest is built without a default provider; ours matches verify.rs.
+    // An error means one is installed already (ours, earlier): fine.
+    #[cfg(feature = "ring")]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    #[cfg(not(feature = "ring"))]
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_rules() {
+        assert!(check_url("https://issuer.example/keys", false).is_ok());
+        assert!(check_url("http://127.0.0.1:8080/keys", false).is_ok());
+        assert!(check_url("http://localhost/keys", false).is_ok());
+        assert!(check_url("http://[::1]:9/keys", false).is_ok());
+        assert!(
+            matches!(check_url("http://issuer.example/keys", false), Err(Error::Config(m)) if m.contains("plain http"))
+        );
+        assert!(check_url("http://issuer.example/keys", true).is_ok());
+        assert!(
+            matches!(check_url("file:///etc/passwd", true), Err(Error::Config(m)) if m.contains("scheme"))
+        );
+        assert!(check_url("not a url", false).is_err());
+    }
+}
