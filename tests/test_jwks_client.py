@@ -809,3 +809,14 @@ def test_decode_from_many_threads(oidc_issuer: LocalIssuer) -> None:
         thread.join()
     assert len(results) == 160
     assert oidc_issuer.fetch_count == 1
+
+
+def test_decode_a_token_without_kid(oidc_issuer: LocalIssuer) -> None:
+    """JWKSCache's rule: a token without kid selects the set's only key, if it has one."""
+    client = PyJWKClient(oidc_issuer.jwks_uri)
+    assert client.decode(oidc_issuer.mint(subject="a", headers={"kid": None}))["sub"] == "a"
+    oidc_issuer.rotate()
+    expire(client)  # the next decode fetches the set, two keys now
+    with pytest.raises(SigningKeyNotFoundError, match='matches: "None"'):
+        client.decode(oidc_issuer.mint(headers={"kid": None}))
+    assert oidc_issuer.fetch_count == 2
