@@ -74,7 +74,7 @@ class _KeyIndex:
             except TypeError:  # an unhashable kid (a JSON list): no str kid can match it
                 continue
         self._verifier: JWKSCache | None = None
-        self._verifier_error: PyJWKSetError | None = None
+        self._verifier_error: str | None = None
 
     def get(self, kid: object) -> PyJWK | None:
         try:
@@ -90,18 +90,19 @@ class _KeyIndex:
         """
         if self._verifier is not None:
             return self._verifier
-        if self._verifier_error is not None:
-            raise self._verifier_error
+        if self._verifier_error is not None:  # a new exception each time: no traceback growth
+            raise PyJWKSetError(self._verifier_error)
+        # PyJWK keeps the JWK it was built from only as _jwk_data (PyJWT 2.x).
         documents = [key._jwk_data for key in self.keys.values()]
         algorithms = sorted({k.algorithm_name for k in self.keys.values()} & _RUST_ALGORITHMS)
         try:
             self._verifier = JWKSCache.from_jwks({"keys": documents}, algorithms=algorithms or None)
         except PyJWKSetError as error:
-            self._verifier_error = PyJWKSetError(
+            self._verifier_error = (
                 f"{error} (PyJWKClient.decode verifies RSA keys only; for other keys use "
                 "jwt.decode(token, client.get_signing_key_from_jwt(token).key, ...))"
             )
-            raise self._verifier_error from error
+            raise PyJWKSetError(self._verifier_error) from error
         return self._verifier
 
     def unusable(self, kid: str | None) -> str | None:
@@ -121,9 +122,8 @@ class PyJWKClient(_PyJWTClient):
     Same constructor, attributes, methods, return types (real ``jwt.PyJWK`` and
     ``jwt.PyJWKSet``), caching rules and exceptions as ``jwt.PyJWKClient``; see PyJWT's
     documentation for those. An unknown ``kid`` raises
-    :class:`~jwkscache.exceptions.SigningKeyNotFoundError`, which is the
-    ``jwt.PyJWKClientError`` PyJWT raises, with PyJWT's message, and also a
-    ``jwt.InvalidTokenError``.
+    :class:`~jwkscache.exceptions.SigningKeyNotFoundError` with PyJWT's message: a subclass
+    of the ``jwt.PyJWKClientError`` PyJWT raises, and of ``jwt.InvalidTokenError``.
 
     Args:
         uri: The URL of the JWKS endpoint (``http`` or ``https``).
