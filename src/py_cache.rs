@@ -12,7 +12,7 @@ use std::time::Duration;
 use jwkscache_core::cache::Policy;
 use jwkscache_core::claims::Validation;
 use jwkscache_core::client::{system_clock, Client, Config, Level, Source};
-use jwkscache_core::fetch::{self, FetchConfig};
+use jwkscache_core::fetch::FetchConfig;
 use jwkscache_core::jwk::{Jwk, JwkSet};
 use jwkscache_core::jws::{self, Verified};
 use jwkscache_core::verify::Alg;
@@ -69,8 +69,8 @@ impl PyJwksCache {
     #[new]
     #[pyo3(signature = (jwks_uri, /, *, issuer = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
-        refresh_ahead = true, algorithms = None, max_token_bytes = jws::DEFAULT_MAX_TOKEN_BYTES,
-        max_body_bytes = fetch::DEFAULT_MAX_BODY_BYTES, allow_insecure_http = false))]
+        refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
+        max_body_bytes = 524_288, allow_insecure_http = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         jwks_uri: String,
@@ -103,8 +103,8 @@ impl PyJwksCache {
     #[classmethod]
     #[pyo3(signature = (issuer, /, *, jwks_uri = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
-        refresh_ahead = true, algorithms = None, max_token_bytes = jws::DEFAULT_MAX_TOKEN_BYTES,
-        max_body_bytes = fetch::DEFAULT_MAX_BODY_BYTES, allow_insecure_http = false))]
+        refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
+        max_body_bytes = 524_288, allow_insecure_http = false))]
     #[allow(clippy::too_many_arguments)]
     fn from_issuer(
         _cls: &Bound<'_, PyType>,
@@ -134,7 +134,7 @@ impl PyJwksCache {
 
     /// A cache over a fixed JWK Set (dict, str or bytes); no network.
     #[classmethod]
-    #[pyo3(signature = (jwks, /, *, issuer = None, algorithms = None, max_token_bytes = jws::DEFAULT_MAX_TOKEN_BYTES))]
+    #[pyo3(signature = (jwks, /, *, issuer = None, algorithms = None, max_token_bytes = 16384))]
     fn from_jwks(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,

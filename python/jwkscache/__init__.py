@@ -9,10 +9,13 @@ import os
 
 from jwkscache import exceptions
 from jwkscache._core import JWKSCache, SigningKey, __version__, _after_fork, _prepare_fork
+from jwkscache.jwks_client import PyJWKClient
 
-__all__ = ["JWKSCache", "SigningKey", "__version__", "exceptions"]
+__all__ = ["JWKSCache", "PyJWKClient", "SigningKey", "__version__", "exceptions"]
 
 # gunicorn/uwsgi preload: a child must not inherit a lock held by a thread of
 # the parent; the HTTP client is rebuilt in the child on first use.
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_prepare_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
+    os.register_at_fork(
+        before=_prepare_fork, after_in_parent=_after_fork, after_in_child=_after_fork
+    )

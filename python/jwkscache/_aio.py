@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from jwkscache._core import JWKSCache
 
+T = TypeVar("T")
 
-async def _to_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
+
+async def _to_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:  # anyio (Starlette, FastAPI) also serves trio; asyncio otherwise.
         import anyio.to_thread
     except ImportError:

@@ -1,14 +1,17 @@
 """Type stubs for the Rust extension ``jwkscache._core``."""
 
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import timedelta
+from types import TracebackType
 from typing import Any, final
 
 import jwt
+from typing_extensions import Self
 
 __version__: str
 
-Options = Mapping[str, Any]
+_Options = Mapping[str, Any]
 
 @final
 class SigningKey:
@@ -33,14 +36,69 @@ class SigningKey:
 
 @final
 class JWKSCache:
-    """A JWK Set and the rules to verify tokens against it."""
+    """A JWK Set, fetched and kept fresh (or fixed), and the rules to verify tokens.
 
+    See the README for every option and its default.
+    """
+
+    def __new__(
+        cls,
+        jwks_uri: str,
+        /,
+        *,
+        issuer: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 5.0,
+        ca_file: str | os.PathLike[str] | None = None,
+        lifespan: float = 300.0,
+        min_ttl: float = 60.0,
+        max_ttl: float = 3600.0,
+        refresh_cooldown: float = 30.0,
+        max_stale: float = 3600.0,
+        refresh_ahead: bool = True,
+        algorithms: Sequence[str] | None = None,
+        max_token_bytes: int = 16384,
+        max_body_bytes: int = 524288,
+        allow_insecure_http: bool = False,
+    ) -> Self:
+        """A cache over the JWKS at ``jwks_uri`` (nothing is fetched until first use).
+
+        Raises:
+            ValueError: a bad URL (plain http to a non-loopback host), option or CA file.
+        """
+    @classmethod
+    def from_issuer(
+        cls,
+        issuer: str,
+        /,
+        *,
+        jwks_uri: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 5.0,
+        ca_file: str | os.PathLike[str] | None = None,
+        lifespan: float = 300.0,
+        min_ttl: float = 60.0,
+        max_ttl: float = 3600.0,
+        refresh_cooldown: float = 30.0,
+        max_stale: float = 3600.0,
+        refresh_ahead: bool = True,
+        algorithms: Sequence[str] | None = None,
+        max_token_bytes: int = 16384,
+        max_body_bytes: int = 524288,
+        allow_insecure_http: bool = False,
+    ) -> JWKSCache:
+        """A cache over an OIDC issuer's keys, found by discovery on first use.
+
+        The discovery document must name exactly ``issuer``; ``jwks_uri`` overrides
+        the discovered one. ``issuer`` is the default expected ``iss`` of ``decode``.
+        """
     @classmethod
     def from_jwks(
         cls,
         jwks: Mapping[str, Any] | str | bytes,
         /,
         *,
+        issuer: str | None = None,
         algorithms: Sequence[str] | None = None,
         max_token_bytes: int = 16384,
     ) -> JWKSCache:
@@ -59,7 +117,7 @@ class JWKSCache:
         issuer: str | Iterable[str] | None = None,
         subject: str | None = None,
         leeway: float | timedelta | None = None,
-        options: Options | None = None,
+        options: _Options | None = None,
         algorithms: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Verifies ``token`` and returns its claims.
@@ -67,6 +125,22 @@ class JWKSCache:
         Raises:
             jwt.InvalidTokenError: (or a subclass) the token is refused.
         """
+    def _decode_no_io(
+        self,
+        token: str | bytes,
+        /,
+        *,
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        subject: str | None = None,
+        leeway: float | timedelta | None = None,
+        options: _Options | None = None,
+        algorithms: Sequence[str] | None = None,
+    ) -> dict[str, Any] | None: ...
+    def decode_async(
+        self, token: str | bytes, /, **kwargs: Any
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
+        """``await`` it: ``decode`` that runs any fetch in a worker thread."""
     def decode_complete(
         self,
         token: str | bytes,
@@ -76,7 +150,7 @@ class JWKSCache:
         issuer: str | Iterable[str] | None = None,
         subject: str | None = None,
         leeway: float | timedelta | None = None,
-        options: Options | None = None,
+        options: _Options | None = None,
         algorithms: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Like ``decode``, returning ``{"header", "payload", "signature"}``."""
@@ -84,6 +158,24 @@ class JWKSCache:
         """The key with this ``kid``; ``SigningKeyNotFoundError`` if none."""
     def get_signing_key_from_jwt(self, token: str | bytes) -> SigningKey:
         """The key a token's header selects (the token is not verified)."""
+    def refresh(self) -> None:
+        """Fetches the JWK Set now; ``PyJWKClientConnectionError`` if that fails."""
+    def stats(self) -> dict[str, Any]:
+        """Counters and state: fetches, not_modified, failures, hits, misses,
+        unknown_kid_refreshes, cooldown_rejections, stale_served, last_fetch_at,
+        expires_at, serving_stale, last_error, kids, jwks_uri."""
+    def close(self) -> None:
+        """Stops background refreshes (the cache still answers)."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    @property
+    def issuer(self) -> str | None:
+        """The default expected issuer, if any."""
     @property
     def kids(self) -> list[str | None]:
         """The ``kid`` of every usable key."""
@@ -103,3 +195,5 @@ def unverified_kid(token: str | bytes) -> str | None:
     """
 
 def _set_release_gil(release: bool) -> bool: ...
+def _prepare_fork() -> None: ...
+def _after_fork() -> None: ...

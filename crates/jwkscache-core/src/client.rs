@@ -140,7 +140,11 @@ impl Remote {
             Some(fetcher) if !fetcher.is_inherited() => Ok(Arc::clone(fetcher)),
             _ => {
                 let fetcher = Arc::new(Fetcher::new(self.fetch.clone())?);
-                *slot = Some(Arc::clone(&fetcher));
+                if let Some(inherited) = slot.replace(Arc::clone(&fetcher)) {
+                    // Dropping reqwest's blocking client joins its runtime
+                    // thread, which stayed in the parent: it would hang here.
+                    std::mem::forget(inherited);
+                }
                 Ok(fetcher)
             }
         }
@@ -426,6 +430,18 @@ impl Client {
         bump(&self.counters.misses);
         let now = self.now();
         if !self.state.read().freshness.may_refetch_unknown_kid(now, &self.policy) {
+            // Within the cooldown. If the refetch that started it is still in
+            // flight, its result may hold the kid: wait for it, don't fetch.
+            // Either way, the set may be newer than the one the caller saw.
+            if let Some(remote) = self.remote.as_ref().filter(|r| r.refresh_lock.is_locked()) {
+                if !allow_io {
+                    return Ok(None);
+                }
+                drop(remote.refresh_lock.lock());
+            }
+            if let Some(key) = self.keys().as_ref().and_then(|k| k.select(kid).cloned()) {
+                return Ok(Some(key));
+            }
             bump(&self.counters.cooldown_rejections);
             let len = self.keys().map_or(0, |k| k.len());
             return Err(jws::key_not_found(kid, len));
