@@ -33,6 +33,7 @@ lint:
 
 rust-test:
 	cargo test --workspace
+	cargo test -p jwkscache-core --no-default-features --features ring
 
 py-test:
 	$(BIN)/python -m pytest
@@ -41,6 +42,7 @@ py-test:
 bench: venv
 	$(BIN)/pip install --quiet ".[test]"
 	$(BIN)/python benchmarks/bench_decode.py
+	$(BIN)/python benchmarks/bench_jwks_client.py
 
 clean:
 	rm -rf $(VENV) target

@@ -1,4 +1,4 @@
-"""docs/testing.md ("Testing your service" in the README): its example files run as written."""
+"""The README's "Testing your service" section: its example files run as written."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 import jwkscache
+from _readme import section
 
 pytest_plugins = ["pytester"]
 
 PLUGIN = "jwkscache.testing.pytest_plugin"
 
-DOC = Path(__file__).parent.parent / "docs" / "testing.md"
+DOC_TEXT = section("Testing your service")
 # A fenced python block whose first line names the file it is: "# test_service.py".
 BLOCK = re.compile(r"^```python\n# (?P<name>[\w/]+\.py)\n(?P<body>.*?)^```$", re.M | re.S)
 
@@ -42,8 +43,8 @@ def cache_fetches_urls() -> bool:
 
 
 def example_files() -> dict[str, str]:
-    files = {m["name"]: f"# {m['name']}\n{m['body']}" for m in BLOCK.finditer(DOC.read_text())}
-    assert files, f"no runnable example in {DOC}"
+    files = {m["name"]: f"# {m['name']}\n{m['body']}" for m in BLOCK.finditer(DOC_TEXT)}
+    assert files, "no runnable example in the README's Testing section"
     return files
 
 
@@ -62,5 +63,5 @@ def test_the_documented_example_passes(pytester: pytest.Pytester) -> None:
 
 
 def test_every_python_block_is_run() -> None:
-    text = DOC.read_text()
+    text = DOC_TEXT
     assert text.count("```python\n") == len(example_files())
