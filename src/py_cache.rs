@@ -70,7 +70,7 @@ impl PyJwksCache {
     #[pyo3(signature = (jwks_uri, /, *, issuer = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
-        max_body_bytes = 524_288, allow_insecure_http = false))]
+        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         jwks_uri: String,
@@ -88,8 +88,9 @@ impl PyJwksCache {
         max_token_bytes: usize,
         max_body_bytes: usize,
         allow_insecure_http: bool,
+        token_cache_size: usize,
     ) -> PyResult<Self> {
-        let config = config(algorithms, max_token_bytes)?;
+        let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let client =
@@ -104,7 +105,7 @@ impl PyJwksCache {
     #[pyo3(signature = (issuer, /, *, jwks_uri = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
-        max_body_bytes = 524_288, allow_insecure_http = false))]
+        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024))]
     #[allow(clippy::too_many_arguments)]
     fn from_issuer(
         _cls: &Bound<'_, PyType>,
@@ -123,8 +124,9 @@ impl PyJwksCache {
         max_token_bytes: usize,
         max_body_bytes: usize,
         allow_insecure_http: bool,
+        token_cache_size: usize,
     ) -> PyResult<Self> {
-        let config = config(algorithms, max_token_bytes)?;
+        let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let source = Source::Issuer { issuer: issuer.clone(), jwks_uri };
@@ -134,7 +136,7 @@ impl PyJwksCache {
 
     /// A cache over a fixed JWK Set (dict, str or bytes); no network.
     #[classmethod]
-    #[pyo3(signature = (jwks, /, *, issuer = None, algorithms = None, max_token_bytes = 16384))]
+    #[pyo3(signature = (jwks, /, *, issuer = None, algorithms = None, max_token_bytes = 16384, token_cache_size = 1024))]
     fn from_jwks(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
@@ -142,8 +144,9 @@ impl PyJwksCache {
         issuer: Option<String>,
         algorithms: Option<Vec<String>>,
         max_token_bytes: usize,
+        token_cache_size: usize,
     ) -> PyResult<Self> {
-        let config = config(algorithms, max_token_bytes)?;
+        let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let document = document_bytes(py, jwks)?;
         let set = JwkSet::parse(&document, &config.algorithms).py()?;
         Ok(Self { client: Client::from_set(set, config), issuer, origin: "static".into() })
@@ -261,6 +264,8 @@ impl PyJwksCache {
         d.set_item("unknown_kid_refreshes", s.unknown_kid_refreshes)?;
         d.set_item("cooldown_rejections", s.cooldown_rejections)?;
         d.set_item("stale_served", s.stale_served)?;
+        d.set_item("token_cache_hits", s.token_cache_hits)?;
+        d.set_item("token_cache_size", s.token_cache_size)?;
         d.set_item("last_fetch_at", s.last_fetch_at)?;
         d.set_item("expires_at", s.expires_at)?;
         d.set_item("serving_stale", s.serving_stale)?;
@@ -333,7 +338,7 @@ impl PyJwksCache {
         token: &Bound<'_, PyAny>,
         algorithms: Option<Vec<String>>,
         allow_io: bool,
-    ) -> PyResult<Option<Verified>> {
+    ) -> PyResult<Option<Arc<Verified>>> {
         let bytes = token_bytes(token)?;
         let client = &self.client;
         let allowed = match algorithms {
@@ -445,8 +450,15 @@ impl SigningKey {
     }
 }
 
-fn config(algorithms: Option<Vec<String>>, max_token_bytes: usize) -> PyResult<Config> {
-    let mut config = Config { max_token_bytes, ..Config::default() };
+fn config(
+    algorithms: Option<Vec<String>>,
+    max_token_bytes: usize,
+    token_cache_size: usize,
+) -> PyResult<Config> {
+    if token_cache_size > 1_000_000 {
+        return Err(PyValueError::new_err("token_cache_size must be at most 1000000"));
+    }
+    let mut config = Config { max_token_bytes, token_cache_size, ..Config::default() };
     if let Some(names) = algorithms {
         config.algorithms = jws::allow_list(&names).py()?;
     }

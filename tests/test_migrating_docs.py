@@ -7,7 +7,6 @@ the first one starts the local issuer they all use, closed here at the end.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import jwt

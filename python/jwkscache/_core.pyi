@@ -60,6 +60,7 @@ class JWKSCache:
         max_token_bytes: int = 16384,
         max_body_bytes: int = 524288,
         allow_insecure_http: bool = False,
+        token_cache_size: int = 1024,
     ) -> Self:
         """A cache over the JWKS at ``jwks_uri`` (nothing is fetched until first use).
 
@@ -86,6 +87,7 @@ class JWKSCache:
         max_token_bytes: int = 16384,
         max_body_bytes: int = 524288,
         allow_insecure_http: bool = False,
+        token_cache_size: int = 1024,
     ) -> JWKSCache:
         """A cache over an OIDC issuer's keys, found by discovery on first use.
 
@@ -101,6 +103,7 @@ class JWKSCache:
         issuer: str | None = None,
         algorithms: Sequence[str] | None = None,
         max_token_bytes: int = 16384,
+        token_cache_size: int = 1024,
     ) -> JWKSCache:
         """A cache over a fixed JWK Set (dict, str or bytes); no network.
 
@@ -162,7 +165,8 @@ class JWKSCache:
         """Fetches the JWK Set now; ``PyJWKClientConnectionError`` if that fails."""
     def stats(self) -> dict[str, Any]:
         """Counters and state: fetches, not_modified, failures, hits, misses,
-        unknown_kid_refreshes, cooldown_rejections, stale_served, last_fetch_at,
+        unknown_kid_refreshes, cooldown_rejections, stale_served, token_cache_hits,
+        token_cache_size, last_fetch_at,
         expires_at, serving_stale, last_error, kids, jwks_uri."""
     def close(self) -> None:
         """Stops background refreshes (the cache still answers)."""

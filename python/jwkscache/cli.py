@@ -181,7 +181,8 @@ def keys(args: argparse.Namespace) -> int:
         return 1
     for kid in cache.kids:
         key = cache.get_signing_key(kid) if kid else None
-        print(f"usable   kid={kid!r} alg={key.alg if key else None} bits={key.key_size if key else '?'}")
+        alg, bits = (key.alg, key.key_size) if key else (None, "?")
+        print(f"usable   kid={kid!r} alg={alg} bits={bits}")
     for skipped in cache.skipped:
         print(f"skipped  kid={skipped['kid']!r} kty={skipped['kty']}: {skipped['reason']}")
     stats = cache.stats()

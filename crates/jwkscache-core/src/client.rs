@@ -25,6 +25,7 @@ use crate::errors::{Error, Result};
 use crate::fetch::{FetchConfig, Fetched, Fetcher, Validators};
 use crate::jwk::{Jwk, JwkSet};
 use crate::jws::{self, Verified, DEFAULT_MAX_TOKEN_BYTES};
+use crate::token_cache::{TokenCache, DEFAULT_TOKEN_CACHE_SIZE};
 use crate::verify::Alg;
 
 /// Settings shared by every source.
@@ -34,11 +35,17 @@ pub struct Config {
     pub algorithms: Vec<Alg>,
     /// Bound on a token's length, checked before parsing.
     pub max_token_bytes: usize,
+    /// Verified tokens remembered (0: off).
+    pub token_cache_size: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { algorithms: vec![Alg::RS256], max_token_bytes: DEFAULT_MAX_TOKEN_BYTES }
+        Self {
+            algorithms: vec![Alg::RS256],
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            token_cache_size: DEFAULT_TOKEN_CACHE_SIZE,
+        }
     }
 }
 
@@ -84,6 +91,8 @@ pub struct Stats {
     pub unknown_kid_refreshes: u64,
     pub cooldown_rejections: u64,
     pub stale_served: u64,
+    pub token_cache_hits: u64,
+    pub token_cache_size: usize,
     pub last_fetch_at: Option<f64>,
     pub expires_at: Option<f64>,
     pub serving_stale: bool,
@@ -102,6 +111,7 @@ struct Counters {
     unknown_kid_refreshes: AtomicU64,
     cooldown_rejections: AtomicU64,
     stale_served: AtomicU64,
+    token_cache_hits: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -165,6 +175,7 @@ pub struct Client {
     policy: Policy,
     remote: Option<Remote>,
     state: RwLock<State>,
+    tokens: TokenCache,
     counters: Counters,
     events: Mutex<VecDeque<Event>>,
     has_events: AtomicBool,
@@ -244,11 +255,13 @@ impl Client {
         state: State,
         clock: Clock,
     ) -> Arc<Self> {
+        let tokens = TokenCache::new(config.token_cache_size);
         Arc::new_cyclic(|weak| Self {
             config,
             policy,
             remote,
             state: RwLock::new(state),
+            tokens,
             counters: Counters::default(),
             events: Mutex::new(VecDeque::new()),
             has_events: AtomicBool::new(false),
@@ -279,7 +292,21 @@ impl Client {
 
     /// Verifies a token's header and signature; claims are left to the
     /// caller. With `allow_io` false, returns `Ok(None)` instead of fetching.
-    pub fn verify(&self, token: &[u8], allowed: &[Alg], allow_io: bool) -> Result<Option<Verified>> {
+    ///
+    /// A token verified before skips the RSA operation, if its key is still
+    /// the one the current set (under the same freshness rules) selects.
+    pub fn verify(&self, token: &[u8], allowed: &[Alg], allow_io: bool) -> Result<Option<Arc<Verified>>> {
+        if let Some(hit) = self.tokens.get(token).filter(|hit| allowed.contains(&hit.alg)) {
+            match self.find_key(hit.key.kid.as_deref(), allow_io) {
+                Ok(Some(key)) if key.key == hit.key.key => {
+                    bump(&self.counters.token_cache_hits);
+                    return Ok(Some(hit));
+                }
+                Ok(None) => return Ok(None),
+                // The key changed or is gone: the full check says precisely why.
+                _ => {}
+            }
+        }
         let mut needs_io = false;
         let result = jws::verify_token(token, allowed, self.config.max_token_bytes, |kid| {
             match self.find_key(kid, allow_io)? {
@@ -292,7 +319,12 @@ impl Client {
         });
         match result {
             Err(_) if needs_io => Ok(None),
-            other => other.map(Some),
+            Err(error) => Err(error),
+            Ok(verified) => {
+                let verified = Arc::new(verified);
+                self.tokens.insert(token, Arc::clone(&verified));
+                Ok(Some(verified))
+            }
         }
     }
 
@@ -370,6 +402,8 @@ impl Client {
             unknown_kid_refreshes: c.unknown_kid_refreshes.load(Ordering::Relaxed),
             cooldown_rejections: c.cooldown_rejections.load(Ordering::Relaxed),
             stale_served: c.stale_served.load(Ordering::Relaxed),
+            token_cache_hits: c.token_cache_hits.load(Ordering::Relaxed),
+            token_cache_size: self.tokens.len(),
             last_fetch_at: state.freshness.fetched_at,
             expires_at: state.freshness.expires_at,
             serving_stale: state.serving_stale,
@@ -539,6 +573,7 @@ impl Client {
         match outcome {
             Ok(FetchOutcome::New { set, validators, ttl, jwks_uri }) => {
                 let kids: Vec<Option<String>> = set.keys().iter().map(|k| k.kid.clone()).collect();
+                self.tokens.retain_keys_of(&set);
                 state.keys = Some(Arc::new(set));
                 state.validators = validators;
                 state.freshness.on_success(now, ttl);

@@ -134,6 +134,8 @@ pub struct Verified {
     pub signature: Vec<u8>,
     /// The key that verified it.
     pub key: Arc<Jwk>,
+    /// The algorithm it was verified with.
+    pub alg: Alg,
 }
 
 /// Parses `token`, checks its header against `allowed`, asks `find_key` for
@@ -149,7 +151,7 @@ pub fn verify_token(
     let key = find_key(parsed.kid()?)?;
     parsed.verify(alg, &key)?;
     let claims = parsed.claims()?;
-    Ok(Verified { header: parsed.header, claims, signature: parsed.signature, key })
+    Ok(Verified { header: parsed.header, claims, signature: parsed.signature, key, alg })
 }
 
 /// The error for a token whose `kid` selects no key, in PyJWT's words.

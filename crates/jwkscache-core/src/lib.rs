@@ -13,6 +13,7 @@ pub mod errors;
 pub mod fetch;
 pub mod jwk;
 pub mod jws;
+pub mod token_cache;
 pub mod verify;
 
 pub use errors::{Error, Result};
