@@ -12,9 +12,7 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
-    use super::py_cache::{
-        _after_fork, _prepare_fork, _set_release_gil, unverified_kid, PyJwksCache, SigningKey,
-    };
+    use super::py_cache::{_after_fork, _prepare_fork, unverified_kid, PyJwksCache, SigningKey};
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

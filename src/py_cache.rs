@@ -1,7 +1,6 @@
 //! `jwkscache.JWKSCache`: the Python face of the core [`Client`].
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,16 +22,6 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyType};
 
 use crate::py_errors::{to_pyerr, IntoPyResult};
 use crate::py_json::object_to_py;
-
-/// Whether `decode` releases the GIL around the signature check. Held by
-/// default: see docs/performance.md for the measurements behind it.
-static RELEASE_GIL: AtomicBool = AtomicBool::new(false);
-
-/// Sets the GIL policy of `decode` (for benchmarks; returns the old value).
-#[pyfunction]
-pub fn _set_release_gil(release: bool) -> bool {
-    RELEASE_GIL.swap(release, Ordering::Relaxed)
-}
 
 /// Before `fork()`: holds every cache's locks (see `os.register_at_fork`).
 #[pyfunction]
@@ -61,6 +50,9 @@ pub struct PyJwksCache {
     issuer: Option<String>,
     /// Where the keys come from, for `__repr__`.
     origin: String,
+    /// Release the GIL around the signature check (off by default: see
+    /// docs/performance.md for the measurements behind it).
+    release_gil: bool,
 }
 
 #[pymethods]
@@ -70,7 +62,7 @@ impl PyJwksCache {
     #[pyo3(signature = (jwks_uri, /, *, issuer = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
-        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024))]
+        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         jwks_uri: String,
@@ -89,13 +81,14 @@ impl PyJwksCache {
         max_body_bytes: usize,
         allow_insecure_http: bool,
         token_cache_size: usize,
+        release_gil: bool,
     ) -> PyResult<Self> {
         let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let client =
             Client::remote(Source::JwksUri(jwks_uri.clone()), fetch, policy, config, system_clock()).py()?;
-        Ok(Self { client, issuer, origin: jwks_uri })
+        Ok(Self { client, issuer, origin: jwks_uri, release_gil })
     }
 
     /// A cache over an OIDC issuer's keys, found by discovery (lazily, on
@@ -105,7 +98,7 @@ impl PyJwksCache {
     #[pyo3(signature = (issuer, /, *, jwks_uri = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
-        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024))]
+        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = false))]
     #[allow(clippy::too_many_arguments)]
     fn from_issuer(
         _cls: &Bound<'_, PyType>,
@@ -125,18 +118,20 @@ impl PyJwksCache {
         max_body_bytes: usize,
         allow_insecure_http: bool,
         token_cache_size: usize,
+        release_gil: bool,
     ) -> PyResult<Self> {
         let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let source = Source::Issuer { issuer: issuer.clone(), jwks_uri };
         let client = Client::remote(source, fetch, policy, config, system_clock()).py()?;
-        Ok(Self { client, origin: issuer.clone(), issuer: Some(issuer) })
+        Ok(Self { client, origin: issuer.clone(), issuer: Some(issuer), release_gil })
     }
 
     /// A cache over a fixed JWK Set (dict, str or bytes); no network.
     #[classmethod]
-    #[pyo3(signature = (jwks, /, *, issuer = None, algorithms = None, max_token_bytes = 16384, token_cache_size = 1024))]
+    #[pyo3(signature = (jwks, /, *, issuer = None, algorithms = None, max_token_bytes = 16384, token_cache_size = 1024, release_gil = false))]
+    #[allow(clippy::too_many_arguments)]
     fn from_jwks(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
@@ -145,11 +140,12 @@ impl PyJwksCache {
         algorithms: Option<Vec<String>>,
         max_token_bytes: usize,
         token_cache_size: usize,
+        release_gil: bool,
     ) -> PyResult<Self> {
         let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let document = document_bytes(py, jwks)?;
         let set = JwkSet::parse(&document, &config.algorithms).py()?;
-        Ok(Self { client: Client::from_set(set, config), issuer, origin: "static".into() })
+        Ok(Self { client: Client::from_set(set, config), issuer, origin: "static".into(), release_gil })
     }
 
     /// Verifies `token` and returns its claims (see the README for the rules).
@@ -347,7 +343,7 @@ impl PyJwksCache {
         };
         // The cache-hit path keeps the GIL (see docs/performance.md); any
         // fetch runs with the GIL released.
-        let mut result = if RELEASE_GIL.load(Ordering::Relaxed) {
+        let mut result = if self.release_gil {
             py.detach(|| client.verify(&bytes, &allowed, false))
         } else {
             client.verify(&bytes, &allowed, false)

@@ -8,6 +8,7 @@ Needs the ``testing`` extra (cryptography).
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import threading
 import time
@@ -22,7 +23,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 import jwkscache
-from jwkscache import _core
 
 
 @dataclass
@@ -167,32 +167,84 @@ def decode_contenders(setup: Setup) -> dict[str, Callable[[], object]]:
 
 def gil_report(setup: Setup, seconds: float) -> list[tuple[str, float, float]]:
     """Decode throughput with the GIL held vs released: alone, two threads, busy neighbour."""
-    cache = jwkscache.JWKSCache.from_jwks(setup.jwks, token_cache_size=0)
     token, audience = setup.token, setup.audience
-
-    def decode() -> object:
-        return cache.decode(token, audience=audience)
-
+    caches = {
+        release: jwkscache.JWKSCache.from_jwks(setup.jwks, token_cache_size=0, release_gil=release)
+        for release in (False, True)
+    }
     rows = []
-    previous = _core._set_release_gil(False)
-    try:
-        for label, threads, busy in [
-            ("1 thread", 1, False),
-            ("2 threads", 2, False),
-            ("1 thread + busy Python thread", 1, True),
-        ]:
-            rates = []
-            for release in (False, True):
-                _core._set_release_gil(release)
-                if busy:
-                    with busy_python_thread():
-                        rates.append(throughput(decode, threads, seconds))
-                else:
+    for label, threads, busy in [
+        ("1 thread", 1, False),
+        ("2 threads", 2, False),
+        ("1 thread + busy Python thread", 1, True),
+    ]:
+        rates = []
+        for release in (False, True):
+            cache = caches[release]
+
+            def decode(cache: jwkscache.JWKSCache = cache) -> object:
+                return cache.decode(token, audience=audience)
+
+            if busy:
+                with busy_python_thread():
                     rates.append(throughput(decode, threads, seconds))
-            rows.append((label, rates[0], rates[1]))
-    finally:
-        _core._set_release_gil(previous)
+            else:
+                rates.append(throughput(decode, threads, seconds))
+        rows.append((label, rates[0], rates[1]))
     return rows
+
+
+def _rss_bytes() -> int | None:
+    """Resident set size (Linux), for the memory figures; None elsewhere."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cold_start_ms(rounds: int = 15) -> float:
+    """Construction + discovery + JWKS fetch + first decode from a LocalIssuer, median ms."""
+    from jwkscache.testing import LocalIssuer
+
+    with LocalIssuer("eks") as issuer:
+        token = issuer.mint(audience="api")
+        samples = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            cache = jwkscache.JWKSCache.from_issuer(issuer.issuer, token_cache_size=0)
+            cache.decode(token, audience="api")
+            samples.append((time.perf_counter() - start) * 1e3)
+            cache.close()
+    return statistics.median(samples)
+
+
+def memory_report(setup: Setup, tokens: int = 2000, keys: int = 200) -> list[str]:
+    """Bytes of RSS per cached token and per cached (parsed) key."""
+    if _rss_bytes() is None:
+        return ["  memory: not measured on this platform"]
+    minted = [setup.mint() for _ in range(tokens)]
+    cache = jwkscache.JWKSCache.from_jwks(setup.jwks, token_cache_size=tokens)
+    before = _rss_bytes() or 0
+    for token in minted:
+        cache.decode(token)
+    per_token = ((_rss_bytes() or 0) - before) / tokens
+
+    jwk = setup.jwks["keys"][0]
+    many = {"keys": [{**jwk, "kid": f"k{n}"} for n in range(keys)]}
+    signed = [
+        jwt.encode({"n": n}, setup.private_key, algorithm="RS256", headers={"kid": f"k{n}"})
+        for n in range(keys)
+    ]
+    before = _rss_bytes() or 0
+    key_cache = jwkscache.JWKSCache.from_jwks(many, token_cache_size=0)
+    for token in signed:
+        key_cache.decode(token)
+    per_key = ((_rss_bytes() or 0) - before) / keys
+    return [
+        f"  memory per cached token      {per_token / 1024:6.1f} KiB  ({tokens} EKS-shaped tokens)",
+        f"  memory per cached key        {per_key / 1024:6.1f} KiB  (RSA-2048, parsed for RS256)",
+    ]
 
 
 def run(rounds: int = 15, calls: int = 200, gil_seconds: float = 1.0) -> str:
@@ -221,6 +273,8 @@ def run(rounds: int = 15, calls: int = 200, gil_seconds: float = 1.0) -> str:
     ]
     for label, held, released in gil_report(setup, gil_seconds):
         lines.append(f"  {label:<32} {held:10.0f} {released:10.0f}")
+    lines += ["", f"  cold start to first verified token   {cold_start_ms():6.2f} ms (LocalIssuer)"]
+    lines += memory_report(setup)
     return "\n".join(lines)
 
 

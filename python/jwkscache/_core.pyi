@@ -61,6 +61,7 @@ class JWKSCache:
         max_body_bytes: int = 524288,
         allow_insecure_http: bool = False,
         token_cache_size: int = 1024,
+        release_gil: bool = False,
     ) -> Self:
         """A cache over the JWKS at ``jwks_uri`` (nothing is fetched until first use).
 
@@ -88,6 +89,7 @@ class JWKSCache:
         max_body_bytes: int = 524288,
         allow_insecure_http: bool = False,
         token_cache_size: int = 1024,
+        release_gil: bool = False,
     ) -> JWKSCache:
         """A cache over an OIDC issuer's keys, found by discovery on first use.
 
@@ -104,6 +106,7 @@ class JWKSCache:
         algorithms: Sequence[str] | None = None,
         max_token_bytes: int = 16384,
         token_cache_size: int = 1024,
+        release_gil: bool = False,
     ) -> JWKSCache:
         """A cache over a fixed JWK Set (dict, str or bytes); no network.
 
@@ -198,6 +201,5 @@ def unverified_kid(token: str | bytes) -> str | None:
         jwt.DecodeError: the header segment is malformed.
     """
 
-def _set_release_gil(release: bool) -> bool: ...
 def _prepare_fork() -> None: ...
 def _after_fork() -> None: ...

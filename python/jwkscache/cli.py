@@ -192,9 +192,10 @@ def keys(args: argparse.Namespace) -> int:
 
 def bench() -> int:
     """Runs the benchmarks (needs the testing extra)."""
-    from jwkscache import _bench
+    from jwkscache import _bench, _bench_client
 
-    print(_bench.run())
+    print(_bench.run(), end="\n\n", flush=True)
+    print(_bench_client.run())
     return 0
 
 
