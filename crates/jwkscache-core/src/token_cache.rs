@@ -92,3 +92,66 @@ impl TokenCache {
 fn signature_segment(token: &[u8]) -> &[u8] {
     token.rsplit(|&b| b == b'.').next().unwrap_or(token)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::Alg;
+    use serde_json::{json, Map, Value};
+
+    const RFC7517_A1: &str = include_str!("../../../tests/vectors/rfc/rfc7517_a1_public_jwks.json");
+
+    fn set() -> JwkSet {
+        let vector: Value = serde_json::from_str(RFC7517_A1).unwrap();
+        JwkSet::from_value(&vector["jwks"], &[Alg::RS256]).unwrap()
+    }
+
+    fn verified(set: &JwkSet) -> Arc<Verified> {
+        Arc::new(Verified {
+            header: Map::new(),
+            claims: Map::new(),
+            signature: Vec::new(),
+            key: Arc::clone(&set.keys()[0]),
+            alg: Alg::RS256,
+        })
+    }
+
+    #[test]
+    fn hits_only_the_exact_token() {
+        let cache = TokenCache::new(2);
+        let set = set();
+        cache.insert(b"h.p.sig", verified(&set));
+        assert!(cache.get(b"h.p.sig").is_some());
+        assert!(cache.get(b"h.other.sig").is_none(), "same signature, other payload");
+        assert!(cache.get(b"h.p.sig2").is_none());
+    }
+
+    #[test]
+    fn bounded_and_off() {
+        let cache = TokenCache::new(2);
+        let set = set();
+        for token in [&b"a.b.1"[..], b"a.b.2", b"a.b.3"] {
+            cache.insert(token, verified(&set));
+        }
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get(b"a.b.1").is_none());
+        let off = TokenCache::new(0);
+        off.insert(b"a.b.1", verified(&set));
+        assert!(off.is_empty());
+        assert_eq!(off.capacity(), 0);
+    }
+
+    #[test]
+    fn entries_of_a_removed_key_are_dropped() {
+        let cache = TokenCache::new(4);
+        let old = set();
+        cache.insert(b"a.b.1", verified(&old));
+        let mut other_key = old.keys()[0].json.parse::<Value>().unwrap();
+        other_key["kid"] = json!("rotated");
+        let new = JwkSet::from_value(&json!({"keys": [other_key]}), &[Alg::RS256]).unwrap();
+        cache.retain_keys_of(&old);
+        assert_eq!(cache.len(), 1);
+        cache.retain_keys_of(&new);
+        assert!(cache.is_empty());
+    }
+}
