@@ -659,6 +659,7 @@ pub fn prepare_fork_all() {
     for client in &clients {
         client.prepare_fork();
     }
+    crate::fetch::prepare_fork();
     *FORKING.lock() = clients;
 }
 
@@ -666,6 +667,7 @@ pub fn prepare_fork_all() {
 /// [`prepare_fork_all`] took.
 pub fn after_fork_all() {
     let clients = std::mem::take(&mut *FORKING.lock());
+    crate::fetch::after_fork();
     for client in &clients {
         client.after_fork();
     }

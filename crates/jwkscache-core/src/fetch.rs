@@ -9,6 +9,7 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use reqwest::blocking::Client;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::redirect::Policy;
@@ -17,11 +18,27 @@ use serde_json::Value;
 
 use crate::errors::{Error, Result};
 
+/// HTTP clients kept for reuse, per settings and process.
+static SHARED: Mutex<Vec<(FetchConfig, u32, Client)>> = Mutex::new(Vec::new());
+/// Distinct settings remembered (a process rarely has more than a few).
+const MAX_SHARED_CLIENTS: usize = 16;
+
+/// Before `fork()`: holds the shared-client registry (see `client::prepare_fork_all`).
+pub(crate) fn prepare_fork() {
+    std::mem::forget(SHARED.lock());
+}
+
+/// After `fork()`, in parent and child.
+pub(crate) fn after_fork() {
+    // SAFETY: prepare_fork leaked this guard in the forking thread.
+    unsafe { SHARED.force_unlock() };
+}
+
 /// Default bound on a response body (decompressed), in bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
 
 /// How to reach the issuer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchConfig {
     /// Bound on connecting, and on the whole request.
     pub timeout: Duration,
@@ -81,8 +98,31 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// Builds the client (reads `ca_file` now, so a bad path fails early).
+    /// The client for `config`: shared by every cache of this process with
+    /// the same settings (building one loads the system's trust roots, a
+    /// few milliseconds), and never shared across `fork()`.
     pub fn new(config: FetchConfig) -> Result<Self> {
+        let pid = std::process::id();
+        let mut shared = SHARED.lock();
+        // Clients built before a fork: dropping one would join a runtime
+        // thread that stayed in the parent, so they are leaked.
+        let (ours, inherited): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut *shared).into_iter().partition(|e| e.1 == pid);
+        std::mem::forget(inherited);
+        *shared = ours;
+        if let Some((_, _, client)) = shared.iter().find(|(c, _, _)| *c == config) {
+            return Ok(Self { client: client.clone(), config, pid });
+        }
+        let client = Self::build(&config)?;
+        if shared.len() >= MAX_SHARED_CLIENTS {
+            shared.remove(0);
+        }
+        shared.push((config.clone(), pid, client.clone()));
+        Ok(Self { client, config, pid })
+    }
+
+    /// Builds a new client (reads `ca_file` now, so a bad path fails early).
+    fn build(config: &FetchConfig) -> Result<Client> {
         install_crypto_provider();
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
@@ -111,9 +151,7 @@ impl Fetcher {
             })?;
             builder = builder.tls_certs_merge(certs);
         }
-        let client =
-            builder.build().map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { client, config, pid: std::process::id() })
+        builder.build().map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
     }
 
     /// True when this client was built in another process (before a fork).

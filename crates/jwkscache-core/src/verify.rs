@@ -8,6 +8,7 @@
 //! - `ring`: re-derives the key's Montgomery constants on every verify.
 
 use std::fmt;
+#[cfg(not(feature = "ring"))]
 use std::sync::OnceLock;
 
 #[cfg(not(feature = "ring"))]
