@@ -21,7 +21,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyType};
 
 use crate::py_errors::{to_pyerr, IntoPyResult};
-use crate::py_json::object_to_py;
+use crate::py_json::{claims_to_py, object_to_py};
 
 /// Before `fork()`: holds every cache's locks (see `os.register_at_fork`).
 #[pyfunction]
@@ -38,7 +38,7 @@ pub fn _after_fork() {
 /// The `kid` header of a token, without verifying it (`None` when absent).
 #[pyfunction]
 pub fn unverified_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
-    jws::unverified_kid(&token_bytes(token)?, jws::DEFAULT_MAX_TOKEN_BYTES).py()
+    jws::unverified_kid(token_bytes(token)?.as_bytes(), jws::DEFAULT_MAX_TOKEN_BYTES).py()
 }
 
 /// A JWK Set, fetched and kept fresh (or fixed), and the rules to verify
@@ -163,9 +163,9 @@ impl PyJwksCache {
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let validation = self.validation(audience, issuer, subject, leeway, options)?;
-        let verified = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
+        let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
         validation.validate(&verified.claims, now()).py()?;
-        Ok(object_to_py(py, &verified.claims)?.into_any())
+        Ok(claims_to_py(py, &verified, hit)?.into_any())
     }
 
     /// Like `decode`, but returns `None` instead of touching the network
@@ -184,9 +184,9 @@ impl PyJwksCache {
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let validation = self.validation(audience, issuer, subject, leeway, options)?;
-        let Some(verified) = self.verify(py, token, algorithms, false)? else { return Ok(None) };
+        let Some((verified, hit)) = self.verify(py, token, algorithms, false)? else { return Ok(None) };
         validation.validate(&verified.claims, now()).py()?;
-        object_to_py(py, &verified.claims).map(Some)
+        claims_to_py(py, &verified, hit).map(Some)
     }
 
     /// `await cache.decode_async(token, ...)`: verifies inline when the keys
@@ -216,7 +216,7 @@ impl PyJwksCache {
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let validation = self.validation(audience, issuer, subject, leeway, options)?;
-        let verified = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
+        let (verified, _) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
         validation.validate(&verified.claims, now()).py()?;
         let result = PyDict::new(py);
         result.set_item("header", object_to_py(py, &verified.header)?)?;
@@ -232,7 +232,8 @@ impl PyJwksCache {
 
     /// The key a token's header selects (the token is not verified).
     fn get_signing_key_from_jwt(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<SigningKey> {
-        let kid = jws::unverified_kid(&token_bytes(token)?, self.client.config().max_token_bytes).py()?;
+        let kid =
+            jws::unverified_kid(token_bytes(token)?.as_bytes(), self.client.config().max_token_bytes).py()?;
         self.key_for(py, kid.as_deref())
     }
 
@@ -334,8 +335,9 @@ impl PyJwksCache {
         token: &Bound<'_, PyAny>,
         algorithms: Option<Vec<String>>,
         allow_io: bool,
-    ) -> PyResult<Option<Arc<Verified>>> {
-        let bytes = token_bytes(token)?;
+    ) -> PyResult<Option<(Arc<Verified>, bool)>> {
+        let encoded = token_bytes(token)?;
+        let bytes = encoded.as_bytes();
         let client = &self.client;
         let allowed = match algorithms {
             None => Cow::Borrowed(client.config().algorithms.as_slice()),
@@ -344,12 +346,12 @@ impl PyJwksCache {
         // The cache-hit path keeps the GIL (see docs/performance.md); any
         // fetch runs with the GIL released.
         let mut result = if self.release_gil {
-            py.detach(|| client.verify(&bytes, &allowed, false))
+            py.detach(|| client.verify(bytes, &allowed, false))
         } else {
-            client.verify(&bytes, &allowed, false)
+            client.verify(bytes, &allowed, false)
         };
         if allow_io && matches!(result, Ok(None)) {
-            result = py.detach(|| client.verify(&bytes, &allowed, true));
+            result = py.detach(|| client.verify(bytes, &allowed, true));
         }
         self.emit_events(py)?;
         result.py()
@@ -490,19 +492,17 @@ fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// A token's bytes: `str` (UTF-8) or `bytes`, as PyJWT accepts.
-fn token_bytes<'a>(token: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
+/// A token's bytes: `str` (UTF-8) or `bytes`, as PyJWT accepts. A `str` is
+/// encoded once into a `bytes` object that is then borrowed (the abi3 API of
+/// Python 3.9 cannot lend a `str`'s UTF-8 buffer).
+fn token_bytes<'py>(token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     if let Ok(text) = token.cast::<PyString>() {
-        let text = text
-            .to_cow()
-            .map_err(|_| to_pyerr(Error::Decode("Invalid token: the str is not valid UTF-8".into())))?;
-        return Ok(match text {
-            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
-        });
+        return text
+            .encode_utf8()
+            .map_err(|_| to_pyerr(Error::Decode("Invalid token: the str is not valid UTF-8".into())));
     }
     if let Ok(bytes) = token.cast::<PyBytes>() {
-        return Ok(Cow::Borrowed(bytes.as_bytes()));
+        return Ok(bytes.clone());
     }
     let type_name = token.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
     Err(to_pyerr(Error::Decode(format!("Invalid token type. Token must be a str or bytes, got {type_name}"))))

@@ -3,9 +3,49 @@
 //! Integers stay exact however large (serde_json keeps their digits);
 //! nesting is bounded by serde_json's recursion limit (128) at parse time.
 
+use jwkscache_core::jws::Verified;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
 use serde_json::{Map, Number, Value};
+
+/// A new claims dict for a verified token. On a verified-token cache hit the
+/// token keeps a template dict, and each caller gets a copy of it (new dicts
+/// and lists, the immutable leaves shared): cheaper than building from JSON
+/// values, and no caller ever sees another's dict.
+pub fn claims_to_py<'py>(py: Python<'py>, verified: &Verified, hit: bool) -> PyResult<Bound<'py, PyDict>> {
+    if let Some(template) = verified.attachment.get().and_then(|a| a.downcast_ref::<Py<PyDict>>()) {
+        return copy_dict(template.bind(py));
+    }
+    let claims = object_to_py(py, &verified.claims)?;
+    if hit {
+        let template = copy_dict(&claims)?.unbind();
+        // Another thread may have set it first: either template is right.
+        let _ = verified.attachment.set(Box::new(template));
+    }
+    Ok(claims)
+}
+
+fn copy_dict<'py>(dict: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
+    let copy = PyDict::new(dict.py());
+    for (key, value) in dict.iter() {
+        copy.set_item(key, copy_value(value)?)?;
+    }
+    Ok(copy)
+}
+
+fn copy_value(value: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
+    if let Ok(dict) = value.cast::<PyDict>() {
+        return Ok(copy_dict(dict)?.into_any());
+    }
+    if let Ok(list) = value.cast::<PyList>() {
+        let copy = PyList::empty(value.py());
+        for item in list.iter() {
+            copy.append(copy_value(item)?)?;
+        }
+        return Ok(copy.into_any());
+    }
+    Ok(value) // str, int, float, bool, None: immutable, shared
+}
 
 /// A JSON object as a new `dict`.
 pub fn object_to_py<'py>(py: Python<'py>, object: &Map<String, Value>) -> PyResult<Bound<'py, PyDict>> {

@@ -29,8 +29,16 @@ def test_a_repeated_token_hits_and_gets_its_own_dict(
     second = cache.decode(token)
     assert second["nested"]["list"] == [1]
     assert first is not second
+    # Later hits copy a template kept with the entry: still one dict per caller.
+    second["nested"]["list"].append(3)
+    second["sub"] = "mallory"
+    third, fourth = cache.decode(token), cache.decode(token)
+    assert third == fourth == {**first, "nested": {"list": [1]}}
+    assert third["nested"] is not fourth["nested"]
+    third["nested"]["list"].clear()
+    assert cache.decode(token)["nested"]["list"] == [1]
     stats = cache.stats()
-    assert (stats["token_cache_hits"], stats["token_cache_size"]) == (1, 1)
+    assert (stats["token_cache_hits"], stats["token_cache_size"]) == (4, 1)
 
 
 def test_claims_are_checked_on_every_call(

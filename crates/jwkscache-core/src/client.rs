@@ -294,13 +294,19 @@ impl Client {
     /// caller. With `allow_io` false, returns `Ok(None)` instead of fetching.
     ///
     /// A token verified before skips the RSA operation, if its key is still
-    /// the one the current set (under the same freshness rules) selects.
-    pub fn verify(&self, token: &[u8], allowed: &[Alg], allow_io: bool) -> Result<Option<Arc<Verified>>> {
+    /// the one the current set (under the same freshness rules) selects; the
+    /// flag says so.
+    pub fn verify(
+        &self,
+        token: &[u8],
+        allowed: &[Alg],
+        allow_io: bool,
+    ) -> Result<Option<(Arc<Verified>, bool)>> {
         if let Some(hit) = self.tokens.get(token).filter(|hit| allowed.contains(&hit.alg)) {
             match self.find_key(hit.key.kid.as_deref(), allow_io) {
                 Ok(Some(key)) if key.key == hit.key.key => {
                     bump(&self.counters.token_cache_hits);
-                    return Ok(Some(hit));
+                    return Ok(Some((hit, true)));
                 }
                 Ok(None) => return Ok(None),
                 // The key changed or is gone: the full check says precisely why.
@@ -323,7 +329,7 @@ impl Client {
             Ok(verified) => {
                 let verified = Arc::new(verified);
                 self.tokens.insert(token, Arc::clone(&verified));
-                Ok(Some(verified))
+                Ok(Some((verified, false)))
             }
         }
     }

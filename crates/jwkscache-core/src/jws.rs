@@ -5,7 +5,9 @@
 //! base64url is strict (no `=` padding: RFC 7515 §2), and the payload JSON is
 //! parsed only after the signature verifies.
 
-use std::sync::Arc;
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -124,7 +126,6 @@ impl<'a> Token<'a> {
 }
 
 /// A token whose signature verified, with its parsed parts.
-#[derive(Debug)]
 pub struct Verified {
     /// The JOSE header.
     pub header: Map<String, Value>,
@@ -136,6 +137,20 @@ pub struct Verified {
     pub key: Arc<Jwk>,
     /// The algorithm it was verified with.
     pub alg: Alg,
+    /// A slot where a caller may keep its own conversion of the claims (the
+    /// Python bindings keep a dict to copy on verified-token cache hits).
+    pub attachment: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl fmt::Debug for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verified")
+            .field("header", &self.header)
+            .field("claims", &self.claims)
+            .field("kid", &self.key.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Parses `token`, checks its header against `allowed`, asks `find_key` for
@@ -151,7 +166,14 @@ pub fn verify_token(
     let key = find_key(parsed.kid()?)?;
     parsed.verify(alg, &key)?;
     let claims = parsed.claims()?;
-    Ok(Verified { header: parsed.header, claims, signature: parsed.signature, key, alg })
+    Ok(Verified {
+        header: parsed.header,
+        claims,
+        signature: parsed.signature,
+        key,
+        alg,
+        attachment: OnceLock::new(),
+    })
 }
 
 /// The error for a token whose `kid` selects no key, in PyJWT's words.

@@ -113,6 +113,7 @@ mod tests {
             signature: Vec::new(),
             key: Arc::clone(&set.keys()[0]),
             alg: Alg::RS256,
+            attachment: std::sync::OnceLock::new(),
         })
     }
 
