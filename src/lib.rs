@@ -3,16 +3,23 @@
 //! Bindings live in `py_*.rs`; everything they call is the pyo3-free
 //! `jwkscache-core` crate.
 
+mod py_args;
 mod py_cache;
 mod py_errors;
+mod py_functions;
 mod py_json;
+mod py_signing_key;
 
 use pyo3::prelude::*;
 
 #[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
-    use super::py_cache::{_after_fork, _prepare_fork, unverified_kid, PyJwksCache, SigningKey};
+    use super::py_cache::PyJwksCache;
+    #[pymodule_export]
+    use super::py_functions::{_after_fork, _prepare_fork, unverified_kid};
+    #[pymodule_export]
+    use super::py_signing_key::SigningKey;
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

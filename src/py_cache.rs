@@ -1,45 +1,22 @@
 //! `jwkscache.JWKSCache`: the Python face of the core [`Client`].
 
 use std::borrow::Cow;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
 
 use jwkscache_core::cache::Policy;
 use jwkscache_core::claims::Validation;
-use jwkscache_core::client::{system_clock, Client, Config, Level, Source};
-use jwkscache_core::fetch::FetchConfig;
-use jwkscache_core::jwk::{Jwk, JwkSet};
+use jwkscache_core::client::{system_clock, Client, Level, Source};
+use jwkscache_core::jwk::JwkSet;
 use jwkscache_core::jws::{self, Verified};
-use jwkscache_core::verify::Alg;
-use jwkscache_core::Error;
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
-use crate::py_errors::{to_pyerr, IntoPyResult};
+use crate::py_args::{config, document_bytes, fetch_config, now, token_bytes, validation};
+use crate::py_errors::IntoPyResult;
 use crate::py_json::{claims_to_py, object_to_py};
-
-/// Before `fork()`: holds every cache's locks (see `os.register_at_fork`).
-#[pyfunction]
-pub fn _prepare_fork(py: Python<'_>) {
-    py.detach(jwkscache_core::client::prepare_fork_all);
-}
-
-/// After `fork()`, in parent and child.
-#[pyfunction]
-pub fn _after_fork() {
-    jwkscache_core::client::after_fork_all();
-}
-
-/// The `kid` header of a token, without verifying it (`None` when absent).
-#[pyfunction]
-pub fn unverified_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
-    jws::unverified_kid(token_bytes(token)?.as_bytes(), jws::DEFAULT_MAX_TOKEN_BYTES).py()
-}
+use crate::py_signing_key::SigningKey;
 
 /// A JWK Set, fetched and kept fresh (or fixed), and the rules to verify
 /// tokens against it.
@@ -397,212 +374,5 @@ impl PyJwksCache {
             v.issuer = self.issuer.clone().map(|issuer| vec![issuer]);
         }
         Ok(v)
-    }
-}
-
-/// A verification key of the set: what it is, never its material.
-#[pyclass(frozen, name = "SigningKey", module = "jwkscache")]
-pub struct SigningKey(Arc<Jwk>);
-
-#[pymethods]
-impl SigningKey {
-    /// The key's `kid`, if it has one.
-    #[getter]
-    fn kid(&self) -> Option<&str> {
-        self.0.kid.as_deref()
-    }
-
-    /// The key's own `alg`, if it states one.
-    #[getter]
-    fn alg(&self) -> Option<&'static str> {
-        self.0.alg.map(Alg::name)
-    }
-
-    /// Always `"RSA"`.
-    #[getter]
-    #[allow(clippy::unused_self)] // a getter, for symmetry with jwt.PyJWK.key_type
-    fn key_type(&self) -> &'static str {
-        "RSA"
-    }
-
-    /// Modulus size in bits.
-    #[getter]
-    fn key_size(&self) -> usize {
-        self.0.key.bits()
-    }
-
-    /// The JWK as published (a new dict each call).
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        py.import("json")?.call_method1("loads", (self.0.json.as_str(),))
-    }
-
-    /// The key as a real `jwt.PyJWK`, for `jwt.decode`.
-    fn to_pyjwk<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let data = self.to_dict(py)?;
-        let algorithm = self.0.alg.map_or("RS256", Alg::name);
-        py.import("jwt")?.getattr("PyJWK")?.call1((data, algorithm))
-    }
-
-    fn __repr__(&self) -> String {
-        format!("SigningKey(kid={:?}, alg={:?}, key_size={})", self.kid(), self.alg(), self.key_size())
-    }
-}
-
-fn config(
-    algorithms: Option<Vec<String>>,
-    max_token_bytes: usize,
-    token_cache_size: usize,
-) -> PyResult<Config> {
-    if token_cache_size > 1_000_000 {
-        return Err(PyValueError::new_err("token_cache_size must be at most 1000000"));
-    }
-    let mut config = Config { max_token_bytes, token_cache_size, ..Config::default() };
-    if let Some(names) = algorithms {
-        config.algorithms = jws::allow_list(&names).py()?;
-    }
-    if max_token_bytes == 0 {
-        return Err(PyValueError::new_err("max_token_bytes must be positive"));
-    }
-    Ok(config)
-}
-
-fn fetch_config(
-    headers: Option<HashMap<String, String>>,
-    timeout: f64,
-    ca_file: Option<PathBuf>,
-    max_body_bytes: usize,
-    allow_insecure_http: bool,
-) -> PyResult<FetchConfig> {
-    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 300.0) {
-        return Err(PyValueError::new_err(format!("timeout must be in (0, 300] seconds, got {timeout}")));
-    }
-    if max_body_bytes == 0 {
-        return Err(PyValueError::new_err("max_body_bytes must be positive"));
-    }
-    Ok(FetchConfig {
-        timeout: Duration::from_secs_f64(timeout),
-        max_body_bytes,
-        headers: headers.map(|h| h.into_iter().collect()).unwrap_or_default(),
-        ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
-        allow_insecure_http,
-    })
-}
-
-fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// A token's bytes: `str` (UTF-8) or `bytes`, as PyJWT accepts. A `str` is
-/// encoded once into a `bytes` object that is then borrowed (the abi3 API of
-/// Python 3.9 cannot lend a `str`'s UTF-8 buffer).
-fn token_bytes<'py>(token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    if let Ok(text) = token.cast::<PyString>() {
-        return text
-            .encode_utf8()
-            .map_err(|_| to_pyerr(Error::Decode("Invalid token: the str is not valid UTF-8".into())));
-    }
-    if let Ok(bytes) = token.cast::<PyBytes>() {
-        return Ok(bytes.clone());
-    }
-    let type_name = token.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
-    Err(to_pyerr(Error::Decode(format!("Invalid token type. Token must be a str or bytes, got {type_name}"))))
-}
-
-/// A JWK Set document's bytes from a dict, str or bytes.
-fn document_bytes(py: Python<'_>, jwks: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    if let Ok(bytes) = jwks.cast::<PyBytes>() {
-        return Ok(bytes.as_bytes().to_vec());
-    }
-    if let Ok(text) = jwks.cast::<PyString>() {
-        return Ok(text.to_cow()?.as_bytes().to_vec());
-    }
-    if jwks.cast::<PyDict>().is_ok() {
-        let text: String = py.import("json")?.call_method1("dumps", (jwks,))?.extract()?;
-        return Ok(text.into_bytes());
-    }
-    Err(PyTypeError::new_err("jwks must be a dict, str or bytes holding a JWK Set"))
-}
-
-/// The claim checks from PyJWT's keyword arguments.
-fn validation(
-    audience: Option<&Bound<'_, PyAny>>,
-    issuer: Option<&Bound<'_, PyAny>>,
-    subject: Option<String>,
-    leeway: Option<&Bound<'_, PyAny>>,
-    options: Option<&Bound<'_, PyDict>>,
-) -> PyResult<Validation> {
-    let mut v = Validation { subject, ..Validation::default() };
-    if let Some(audience) = audience.filter(|a| !a.is_none()) {
-        v.audience_is_str = audience.is_instance_of::<PyString>();
-        v.audience = Some(strings(audience, "audience")?);
-    }
-    if let Some(issuer) = issuer.filter(|i| !i.is_none()) {
-        v.issuer = Some(strings(issuer, "issuer")?);
-    }
-    if let Some(leeway) = leeway.filter(|l| !l.is_none()) {
-        v.leeway = seconds(leeway)?;
-    }
-    if let Some(options) = options {
-        for (key, value) in options.iter() {
-            let key: String = key.extract()?;
-            let flag = || value.is_truthy();
-            match key.as_str() {
-                "verify_signature" => {
-                    if !flag()? {
-                        return Err(PyValueError::new_err(
-                            "verify_signature=False is not supported: jwkscache always verifies signatures",
-                        ));
-                    }
-                }
-                "verify_exp" => v.verify_exp = flag()?,
-                "verify_nbf" => v.verify_nbf = flag()?,
-                "verify_iat" => v.verify_iat = flag()?,
-                "verify_aud" => v.verify_aud = flag()?,
-                "verify_iss" => v.verify_iss = flag()?,
-                "verify_sub" => v.verify_sub = flag()?,
-                "verify_jti" => v.verify_jti = flag()?,
-                "strict_aud" => v.strict_aud = flag()?,
-                "require" => v.require = strings(&value, "options['require']")?,
-                // Always enforced here (2048-bit minimum).
-                "enforce_minimum_key_length" => {}
-                other => {
-                    return Err(PyValueError::new_err(format!(
-                        "unknown option {other:?}; expected verify_signature, verify_exp, verify_nbf, verify_iat, \
-                         verify_aud, verify_iss, verify_sub, verify_jti, strict_aud, require"
-                    )))
-                }
-            }
-        }
-    }
-    Ok(v)
-}
-
-/// A str or an iterable of str, as a list.
-fn strings(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
-    if let Ok(text) = value.cast::<PyString>() {
-        return Ok(vec![text.to_cow()?.into_owned()]);
-    }
-    let type_error =
-        || PyTypeError::new_err(format!("{what} must be a string, an iterable of strings or None"));
-    let mut out = Vec::new();
-    for item in value.try_iter().map_err(|_| type_error())? {
-        out.push(item?.extract::<String>().map_err(|_| type_error())?);
-    }
-    Ok(out)
-}
-
-/// Seconds from a number or a `datetime.timedelta`.
-fn seconds(value: &Bound<'_, PyAny>) -> PyResult<f64> {
-    let secs = if value.hasattr("total_seconds")? {
-        value.call_method0("total_seconds")?.extract::<f64>()?
-    } else {
-        value
-            .extract::<f64>()
-            .map_err(|_| PyTypeError::new_err("leeway must be a number of seconds or a timedelta"))?
-    };
-    if secs.is_finite() {
-        Ok(secs)
-    } else {
-        Err(PyValueError::new_err("leeway must be finite"))
     }
 }

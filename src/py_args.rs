@@ -1,0 +1,176 @@
+//! Python arguments -> core types: tokens, JWK Set documents, PyJWT's
+//! keyword arguments, cache settings.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jwkscache_core::claims::Validation;
+use jwkscache_core::client::Config;
+use jwkscache_core::fetch::FetchConfig;
+use jwkscache_core::jws;
+use jwkscache_core::Error;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+
+use crate::py_errors::{to_pyerr, IntoPyResult};
+
+pub(crate) fn config(
+    algorithms: Option<Vec<String>>,
+    max_token_bytes: usize,
+    token_cache_size: usize,
+) -> PyResult<Config> {
+    if token_cache_size > 1_000_000 {
+        return Err(PyValueError::new_err("token_cache_size must be at most 1000000"));
+    }
+    let mut config = Config { max_token_bytes, token_cache_size, ..Config::default() };
+    if let Some(names) = algorithms {
+        config.algorithms = jws::allow_list(&names).py()?;
+    }
+    if max_token_bytes == 0 {
+        return Err(PyValueError::new_err("max_token_bytes must be positive"));
+    }
+    Ok(config)
+}
+
+pub(crate) fn fetch_config(
+    headers: Option<HashMap<String, String>>,
+    timeout: f64,
+    ca_file: Option<PathBuf>,
+    max_body_bytes: usize,
+    allow_insecure_http: bool,
+) -> PyResult<FetchConfig> {
+    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 300.0) {
+        return Err(PyValueError::new_err(format!("timeout must be in (0, 300] seconds, got {timeout}")));
+    }
+    if max_body_bytes == 0 {
+        return Err(PyValueError::new_err("max_body_bytes must be positive"));
+    }
+    Ok(FetchConfig {
+        timeout: Duration::from_secs_f64(timeout),
+        max_body_bytes,
+        headers: headers.map(|h| h.into_iter().collect()).unwrap_or_default(),
+        ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
+        allow_insecure_http,
+    })
+}
+
+pub(crate) fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A token's bytes: `str` (UTF-8) or `bytes`, as PyJWT accepts. A `str` is
+/// encoded once into a `bytes` object that is then borrowed (the abi3 API of
+/// Python 3.9 cannot lend a `str`'s UTF-8 buffer).
+pub(crate) fn token_bytes<'py>(token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    if let Ok(text) = token.cast::<PyString>() {
+        return text
+            .encode_utf8()
+            .map_err(|_| to_pyerr(Error::Decode("Invalid token: the str is not valid UTF-8".into())));
+    }
+    if let Ok(bytes) = token.cast::<PyBytes>() {
+        return Ok(bytes.clone());
+    }
+    let type_name = token.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
+    Err(to_pyerr(Error::Decode(format!("Invalid token type. Token must be a str or bytes, got {type_name}"))))
+}
+
+/// A JWK Set document's bytes from a dict, str or bytes.
+pub(crate) fn document_bytes(py: Python<'_>, jwks: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(bytes) = jwks.cast::<PyBytes>() {
+        return Ok(bytes.as_bytes().to_vec());
+    }
+    if let Ok(text) = jwks.cast::<PyString>() {
+        return Ok(text.to_cow()?.as_bytes().to_vec());
+    }
+    if jwks.cast::<PyDict>().is_ok() {
+        let text: String = py.import("json")?.call_method1("dumps", (jwks,))?.extract()?;
+        return Ok(text.into_bytes());
+    }
+    Err(PyTypeError::new_err("jwks must be a dict, str or bytes holding a JWK Set"))
+}
+
+/// The claim checks from PyJWT's keyword arguments.
+pub(crate) fn validation(
+    audience: Option<&Bound<'_, PyAny>>,
+    issuer: Option<&Bound<'_, PyAny>>,
+    subject: Option<String>,
+    leeway: Option<&Bound<'_, PyAny>>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Validation> {
+    let mut v = Validation { subject, ..Validation::default() };
+    if let Some(audience) = audience.filter(|a| !a.is_none()) {
+        v.audience_is_str = audience.is_instance_of::<PyString>();
+        v.audience = Some(strings(audience, "audience")?);
+    }
+    if let Some(issuer) = issuer.filter(|i| !i.is_none()) {
+        v.issuer = Some(strings(issuer, "issuer")?);
+    }
+    if let Some(leeway) = leeway.filter(|l| !l.is_none()) {
+        v.leeway = seconds(leeway)?;
+    }
+    if let Some(options) = options {
+        for (key, value) in options.iter() {
+            let key: String = key.extract()?;
+            let flag = || value.is_truthy();
+            match key.as_str() {
+                "verify_signature" => {
+                    if !flag()? {
+                        return Err(PyValueError::new_err(
+                            "verify_signature=False is not supported: jwkscache always verifies signatures",
+                        ));
+                    }
+                }
+                "verify_exp" => v.verify_exp = flag()?,
+                "verify_nbf" => v.verify_nbf = flag()?,
+                "verify_iat" => v.verify_iat = flag()?,
+                "verify_aud" => v.verify_aud = flag()?,
+                "verify_iss" => v.verify_iss = flag()?,
+                "verify_sub" => v.verify_sub = flag()?,
+                "verify_jti" => v.verify_jti = flag()?,
+                "strict_aud" => v.strict_aud = flag()?,
+                "require" => v.require = strings(&value, "options['require']")?,
+                // Always enforced here (2048-bit minimum).
+                "enforce_minimum_key_length" => {}
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "unknown option {other:?}; expected verify_signature, verify_exp, verify_nbf, verify_iat, \
+                         verify_aud, verify_iss, verify_sub, verify_jti, strict_aud, require"
+                    )))
+                }
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// A str or an iterable of str, as a list.
+fn strings(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(vec![text.to_cow()?.into_owned()]);
+    }
+    let type_error =
+        || PyTypeError::new_err(format!("{what} must be a string, an iterable of strings or None"));
+    let mut out = Vec::new();
+    for item in value.try_iter().map_err(|_| type_error())? {
+        out.push(item?.extract::<String>().map_err(|_| type_error())?);
+    }
+    Ok(out)
+}
+
+/// Seconds from a number or a `datetime.timedelta`.
+fn seconds(value: &Bound<'_, PyAny>) -> PyResult<f64> {
+    let secs = if value.hasattr("total_seconds")? {
+        value.call_method0("total_seconds")?.extract::<f64>()?
+    } else {
+        value
+            .extract::<f64>()
+            .map_err(|_| PyTypeError::new_err("leeway must be a number of seconds or a timedelta"))?
+    };
+    if secs.is_finite() {
+        Ok(secs)
+    } else {
+        Err(PyValueError::new_err("leeway must be finite"))
+    }
+}

@@ -1,0 +1,25 @@
+//! Module-level functions: the fork hooks and the unverified `kid` reader.
+
+use jwkscache_core::jws;
+use pyo3::prelude::*;
+
+use crate::py_args::token_bytes;
+use crate::py_errors::IntoPyResult;
+
+/// Before `fork()`: holds every cache's locks (see `os.register_at_fork`).
+#[pyfunction]
+pub fn _prepare_fork(py: Python<'_>) {
+    py.detach(jwkscache_core::client::prepare_fork_all);
+}
+
+/// After `fork()`, in parent and child.
+#[pyfunction]
+pub fn _after_fork() {
+    jwkscache_core::client::after_fork_all();
+}
+
+/// The `kid` header of a token, without verifying it (`None` when absent).
+#[pyfunction]
+pub fn unverified_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    jws::unverified_kid(token_bytes(token)?.as_bytes(), jws::DEFAULT_MAX_TOKEN_BYTES).py()
+}
