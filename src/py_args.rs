@@ -91,21 +91,24 @@ pub(crate) fn document_bytes(py: Python<'_>, jwks: &Bound<'_, PyAny>) -> PyResul
     Err(PyTypeError::new_err("jwks must be a dict, str or bytes holding a JWK Set"))
 }
 
-/// The claim checks from PyJWT's keyword arguments.
+/// The claim checks from PyJWT's keyword arguments; `default_issuer` (the
+/// cache's) applies when `issuer` is not given.
 pub(crate) fn validation(
     audience: Option<&Bound<'_, PyAny>>,
     issuer: Option<&Bound<'_, PyAny>>,
     subject: Option<String>,
     leeway: Option<&Bound<'_, PyAny>>,
     options: Option<&Bound<'_, PyDict>>,
+    default_issuer: Option<&str>,
 ) -> PyResult<Validation> {
     let mut v = Validation { subject, ..Validation::default() };
     if let Some(audience) = audience.filter(|a| !a.is_none()) {
         v.audience_is_str = audience.is_instance_of::<PyString>();
         v.audience = Some(strings(audience, "audience")?);
     }
-    if let Some(issuer) = issuer.filter(|i| !i.is_none()) {
-        v.issuer = Some(strings(issuer, "issuer")?);
+    match issuer.filter(|i| !i.is_none()) {
+        Some(issuer) => v.issuer = Some(strings(issuer, "issuer")?),
+        None => v.issuer = default_issuer.map(|issuer| vec![issuer.to_owned()]),
     }
     if let Some(leeway) = leeway.filter(|l| !l.is_none()) {
         v.leeway = seconds(leeway)?;

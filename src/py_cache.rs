@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use jwkscache_core::cache::Policy;
-use jwkscache_core::claims::Validation;
 use jwkscache_core::client::{system_clock, Client, Level, Source};
 use jwkscache_core::jwk::JwkSet;
 use jwkscache_core::jws::{self, Verified};
@@ -139,7 +138,7 @@ impl PyJwksCache {
         options: Option<&Bound<'py, PyDict>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let validation = self.validation(audience, issuer, subject, leeway, options)?;
+        let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
         let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
         validation.validate(&verified.claims, now()).py()?;
         Ok(claims_to_py(py, &verified, hit)?.into_any())
@@ -160,7 +159,7 @@ impl PyJwksCache {
         options: Option<&Bound<'py, PyDict>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let validation = self.validation(audience, issuer, subject, leeway, options)?;
+        let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
         let Some((verified, hit)) = self.verify(py, token, algorithms, false)? else { return Ok(None) };
         validation.validate(&verified.claims, now()).py()?;
         claims_to_py(py, &verified, hit).map(Some)
@@ -192,7 +191,7 @@ impl PyJwksCache {
         options: Option<&Bound<'py, PyDict>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let validation = self.validation(audience, issuer, subject, leeway, options)?;
+        let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
         let (verified, _) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
         validation.validate(&verified.claims, now()).py()?;
         let result = PyDict::new(py);
@@ -359,20 +358,5 @@ impl PyJwksCache {
             logger.call_method1(method, ("%s", event.message))?;
         }
         Ok(())
-    }
-
-    fn validation(
-        &self,
-        audience: Option<&Bound<'_, PyAny>>,
-        issuer: Option<&Bound<'_, PyAny>>,
-        subject: Option<String>,
-        leeway: Option<&Bound<'_, PyAny>>,
-        options: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Validation> {
-        let mut v = validation(audience, issuer, subject, leeway, options)?;
-        if v.issuer.is_none() {
-            v.issuer = self.issuer.clone().map(|issuer| vec![issuer]);
-        }
-        Ok(v)
     }
 }
