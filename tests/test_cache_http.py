@@ -412,3 +412,60 @@ def test_stats_and_repr(issuer: LocalIssuer) -> None:
     assert stats["last_error"] is None
     assert issuer.jwks_uri in repr(cache)
     assert "keys=1" in repr(cache)
+
+
+def test_proxy_environment_variables_are_honoured(
+    issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import http.server
+    import urllib.request
+
+    seen: list[str] = []
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)  # a forward proxy gets the absolute URL
+            with direct.open(self.path, timeout=5) as upstream:
+                body = upstream.read()
+                self.send_response(upstream.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{server.server_address[1]}")
+        # A setting no other test uses, so this cache builds its own HTTP client now.
+        cache = jwkscache.JWKSCache(issuer.jwks_uri, timeout=3.25)
+        assert cache.decode(issuer.mint(subject="proxied"))["sub"] == "proxied"
+        assert seen == [issuer.jwks_uri]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_gzip_responses_are_accepted_and_bounded_after_decompression(issuer: LocalIssuer) -> None:
+    import gzip
+
+    body = json.dumps(issuer.jwks()).encode()
+    gzip_headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    issuer.fail_next(1, status=200, body=gzip.compress(body), headers=gzip_headers)
+    cache = cache_for(issuer)
+    assert cache.decode(issuer.mint(subject="gz"))["sub"] == "gz"
+    assert "gzip" in issuer.requests[-1].headers.get("accept-encoding", "")
+    # A small compressed body that inflates past the limit is refused.
+    bomb = gzip.compress(b'{"keys": [' + b" " * 2_000_000 + b"]}")
+    issuer.fail_next(1, status=200, body=bomb, headers=gzip_headers)
+    bounded = cache_for(issuer, max_body_bytes=100_000)
+    with pytest.raises(jwt.PyJWKClientConnectionError, match="100000-byte limit"):
+        bounded.decode(issuer.mint())
