@@ -9,13 +9,14 @@ use crate::py_errors::IntoPyResult;
 /// Before `fork()`: holds every cache's locks (see `os.register_at_fork`).
 #[pyfunction]
 pub fn _prepare_fork(py: Python<'_>) {
-    py.detach(jwkscache_core::client::prepare_fork_all);
+    py.detach(jwkscache_core::fork::prepare_fork_slow);
+    jwkscache_core::fork::prepare_fork_fast();
 }
 
 /// After `fork()`, in parent and child.
 #[pyfunction]
 pub fn _after_fork() {
-    jwkscache_core::client::after_fork_all();
+    jwkscache_core::fork::after_fork();
 }
 
 /// The `kid` header of a token, without verifying it (`None` when absent).

@@ -9,9 +9,9 @@
 //! - stale-if-error within `max_stale`, backoff with jitter, fail closed after;
 //! - refresh-ahead on a short-lived background thread holding only a weak
 //!   reference, so it never keeps the cache (or the interpreter) alive;
-//! - fork: the HTTP client is rebuilt in a child, and `prepare_fork` /
-//!   `after_fork` hold the locks across `fork()` so a child never inherits
-//!   one locked by a thread that does not exist there.
+//! - fork: the HTTP client is rebuilt in a child, and `fork.rs` holds the
+//!   locks across `fork()` so a child never inherits one locked by a thread
+//!   that does not exist there.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,8 +22,8 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::cache::{Freshness, Policy};
 use crate::errors::{Error, Result};
-use crate::fetch::{FetchConfig, Fetched, Fetcher, Validators};
-use crate::jwk::{Jwk, JwkSet};
+use crate::fetch::{CacheHeaders, FetchConfig, Fetched, Fetcher, Validators};
+use crate::jwk::{Jwk, JwkSet, SkippedKey};
 use crate::jws::{self, Verified, DEFAULT_MAX_TOKEN_BYTES};
 use crate::token_cache::{TokenCache, DEFAULT_TOKEN_CACHE_SIZE};
 use crate::verify::Alg;
@@ -122,6 +122,8 @@ fn bump(counter: &AtomicU64) {
 struct State {
     keys: Option<Arc<JwkSet>>,
     validators: Validators,
+    /// The freshness headers of the last 200, updated by 304s (RFC 9111 §4.3.4).
+    cache_headers: CacheHeaders,
     freshness: Freshness,
     /// Bumped after every fetch attempt (success, 304 or failure).
     generation: u64,
@@ -208,7 +210,9 @@ impl Client {
     /// A client over a fixed JWK Set (no network).
     pub fn from_set(set: JwkSet, config: Config) -> Arc<Self> {
         let state = State { keys: Some(Arc::new(set)), ..State::default() };
-        Self::build(config, Policy::default(), None, state, system_clock())
+        let client = Self::build(config, Policy::default(), None, state, system_clock());
+        crate::fork::register(&client);
+        client
     }
 
     /// A client that fetches its keys from `source`.
@@ -242,9 +246,7 @@ impl Client {
             pid: AtomicU64::new(u64::from(std::process::id())),
         };
         let client = Self::build(config, policy, Some(remote), State::default(), clock);
-        let mut registry = REGISTRY.lock();
-        registry.retain(|weak| weak.strong_count() > 0);
-        registry.push(Arc::downgrade(&client));
+        crate::fork::register(&client);
         Ok(client)
     }
 
@@ -303,8 +305,8 @@ impl Client {
         allow_io: bool,
     ) -> Result<Option<(Arc<Verified>, bool)>> {
         if let Some(hit) = self.tokens.get(token).filter(|hit| allowed.contains(&hit.alg)) {
-            match self.find_key(hit.key.kid.as_deref(), allow_io) {
-                Ok(Some(key)) if key.key == hit.key.key => {
+            match self.find_key(hit.kid.as_deref(), allow_io) {
+                Ok(Some(key)) if hit.still_verified_by(&key) => {
                     bump(&self.counters.token_cache_hits);
                     return Ok(Some((hit, true)));
                 }
@@ -354,7 +356,7 @@ impl Client {
         };
         if let (Some(keys), false) = (&keys, stale) {
             if wants_ahead {
-                self.spawn_refresh_ahead(remote);
+                self.spawn_refresh_ahead(remote, generation);
             }
             if let Some(key) = keys.select(kid) {
                 bump(&self.counters.hits);
@@ -431,23 +433,36 @@ impl Client {
         self.events.lock().drain(..).collect()
     }
 
-    /// Before `fork()`: takes the locks so the child inherits them unlocked
-    /// by a live owner. Must be paired with [`Client::after_fork`].
-    pub fn prepare_fork(&self) {
+    /// Fork, first phase (GIL released): waits for a fetch in flight and
+    /// holds the locks that are held across network I/O.
+    pub(crate) fn lock_for_fork_slow(&self) {
         if let Some(remote) = &self.remote {
             std::mem::forget(remote.refresh_lock.lock());
+            std::mem::forget(remote.fetcher.lock());
         }
-        std::mem::forget(self.state.write());
     }
 
-    /// After `fork()`, in parent and child: releases the locks taken by
-    /// [`Client::prepare_fork`].
-    pub fn after_fork(&self) {
-        // SAFETY: prepare_fork leaked exactly these guards, in this thread
-        // (the one that forked), and nothing else ran in between.
+    /// Fork, second phase (GIL held): the locks held only for moments, by
+    /// threads that never wait for the GIL while holding them.
+    pub(crate) fn lock_for_fork_fast(&self) {
+        std::mem::forget(self.state.write());
+        self.tokens.lock_for_fork();
+        std::mem::forget(self.events.lock());
+    }
+
+    /// After `fork()`, in parent and child: releases what the two phases took.
+    ///
+    /// # Safety
+    /// Only after [`Client::lock_for_fork_slow`] and
+    /// [`Client::lock_for_fork_fast`], in the thread that forked.
+    pub(crate) unsafe fn unlock_after_fork(&self) {
+        // SAFETY: the caller guarantees this thread leaked exactly these guards.
         unsafe {
+            self.events.force_unlock();
+            self.tokens.unlock_after_fork();
             self.state.force_unlock_write();
             if let Some(remote) = &self.remote {
+                remote.fetcher.force_unlock();
                 remote.refresh_lock.force_unlock();
             }
         }
@@ -536,12 +551,11 @@ impl Client {
         }
     }
 
-    fn spawn_refresh_ahead(&self, remote: &Remote) {
+    fn spawn_refresh_ahead(&self, remote: &Remote, generation: u64) {
         if remote.closed.load(Ordering::Relaxed) || remote.ahead_running.swap(true, Ordering::AcqRel) {
             return;
         }
         let weak = self.weak_self.clone();
-        let generation = self.state.read().generation;
         let spawned = std::thread::Builder::new().name("jwkscache-refresh".into()).spawn(move || {
             if let Some(client) = weak.upgrade() {
                 client.refresh(generation, Reason::Ahead);
@@ -577,11 +591,19 @@ impl Client {
         let mut state = self.state.write();
         state.generation += 1;
         match outcome {
-            Ok(FetchOutcome::New { set, validators, ttl, jwks_uri }) => {
+            Ok(FetchOutcome::New { set, validators, cache, ttl, jwks_uri }) => {
                 let kids: Vec<Option<String>> = set.keys().iter().map(|k| k.kid.clone()).collect();
+                if set.is_empty() {
+                    let skipped: Vec<String> = set.skipped().iter().map(SkippedKey::describe).collect();
+                    self.log(
+                        Level::Warning,
+                        format!("{jwks_uri} published no usable key; every token is refused: {skipped:?}"),
+                    );
+                }
                 self.tokens.retain_keys_of(&set);
                 state.keys = Some(Arc::new(set));
                 state.validators = validators;
+                state.cache_headers = cache;
                 state.freshness.on_success(now, ttl);
                 state.last_error = None;
                 state.serving_stale = false;
@@ -593,7 +615,8 @@ impl Client {
                     format!("fetched {jwks_uri} ({reason:?}): kids {kids:?}, fresh for {ttl:.0}s"),
                 );
             }
-            Ok(FetchOutcome::NotModified { ttl }) => {
+            Ok(FetchOutcome::NotModified { cache, ttl }) => {
+                state.cache_headers = cache;
                 state.freshness.on_success(now, ttl);
                 state.last_error = None;
                 state.serving_stale = false;
@@ -618,20 +641,35 @@ impl Client {
     fn fetch_once(&self, remote: &Remote) -> Result<FetchOutcome> {
         let fetcher = remote.fetcher()?;
         let jwks_uri = self.jwks_uri(remote, &fetcher)?;
-        let validators = {
+        // Conditional only when a set is held and the issuer gave validators:
+        // a 304 to an unconditional request (a confused proxy) is not trusted.
+        let (validators, stored) = {
             let state = self.state.read();
-            state.keys.as_ref().map(|_| state.validators.clone())
+            let usable = state.keys.is_some()
+                && (state.validators.etag.is_some() || state.validators.last_modified.is_some());
+            (usable.then(|| state.validators.clone()), state.cache_headers.clone())
         };
         let fetched = fetcher.get(&jwks_uri, validators.as_ref())?;
         let now = self.now();
         match fetched {
             Fetched::Body { body, cache, validators } => {
-                let set = JwkSet::parse(&body, &self.config.algorithms)
+                // A well-formed set without a usable key is the issuer's word
+                // (every key removed): installed, so every token fails closed.
+                // Anything else that is not a JWK Set is a failed fetch.
+                let set = JwkSet::parse_allowing_no_usable_key(&body, &self.config.algorithms)
                     .map_err(|e| Error::Fetch(format!("{jwks_uri} did not serve a usable JWK Set: {e}")))?;
-                Ok(FetchOutcome::New { set, validators, ttl: self.policy.ttl(&cache, now), jwks_uri })
+                let ttl = self.policy.ttl(&cache, now);
+                Ok(FetchOutcome::New { set, validators, cache, ttl, jwks_uri })
             }
             Fetched::NotModified { cache } => {
-                Ok(FetchOutcome::NotModified { ttl: self.policy.ttl(&cache, now) })
+                let merged = CacheHeaders {
+                    cache_control: cache.cache_control.or(stored.cache_control),
+                    expires: cache.expires.or(stored.expires),
+                    age: cache.age,
+                    date: cache.date.or(stored.date),
+                };
+                let ttl = self.policy.ttl(&merged, now);
+                Ok(FetchOutcome::NotModified { cache: merged, ttl })
             }
         }
     }
@@ -651,39 +689,9 @@ impl Client {
     }
 }
 
-/// Every live remote client, for the fork hooks.
-static REGISTRY: Mutex<Vec<Weak<Client>>> = Mutex::new(Vec::new());
-/// The clients whose locks are held across a fork in progress.
-static FORKING: Mutex<Vec<Arc<Client>>> = Mutex::new(Vec::new());
-
-/// Before `fork()` (`os.register_at_fork(before=...)`): takes every client's
-/// locks, so neither process inherits a lock owned by a thread it lacks.
-pub fn prepare_fork_all() {
-    let registry = REGISTRY.lock();
-    let clients: Vec<Arc<Client>> = registry.iter().filter_map(Weak::upgrade).collect();
-    std::mem::forget(registry);
-    for client in &clients {
-        client.prepare_fork();
-    }
-    crate::fetch::prepare_fork();
-    *FORKING.lock() = clients;
-}
-
-/// After `fork()`, in parent and child: releases what
-/// [`prepare_fork_all`] took.
-pub fn after_fork_all() {
-    let clients = std::mem::take(&mut *FORKING.lock());
-    crate::fetch::after_fork();
-    for client in &clients {
-        client.after_fork();
-    }
-    // SAFETY: prepare_fork_all leaked this guard in the forking thread.
-    unsafe { REGISTRY.force_unlock() };
-}
-
 enum FetchOutcome {
-    New { set: JwkSet, validators: Validators, ttl: f64, jwks_uri: String },
-    NotModified { ttl: f64 },
+    New { set: JwkSet, validators: Validators, cache: CacheHeaders, ttl: f64, jwks_uri: String },
+    NotModified { cache: CacheHeaders, ttl: f64 },
 }
 
 /// A number in [0, 1) that differs between processes and calls (for backoff

@@ -71,8 +71,33 @@ impl JwkSet {
         Self::from_value(&value, allowed)
     }
 
+    /// Like [`JwkSet::parse`], but a well-formed set whose keys are all
+    /// unusable (or `{"keys": []}`) gives an empty set instead of an error:
+    /// from an issuer, that is its word that no key is valid now.
+    pub fn parse_allowing_no_usable_key(bytes: &[u8], allowed: &[Alg]) -> Result<Self> {
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| Error::JwkSet(format!("Invalid JWK Set value: not JSON ({e})")))?;
+        Self::build(&value, allowed)
+    }
+
     /// Builds the set from an already parsed document.
     pub fn from_value(document: &Value, allowed: &[Alg]) -> Result<Self> {
+        let set = Self::build(document, allowed)?;
+        if set.keys.is_empty() {
+            if set.skipped.is_empty() {
+                return Err(Error::JwkSet("The JWK Set did not contain any keys".into()));
+            }
+            let reasons: Vec<String> = set.skipped.iter().map(SkippedKey::describe).collect();
+            return Err(Error::JwkSet(format!(
+                "The JWK Set did not contain any usable keys: {}",
+                reasons.join("; ")
+            )));
+        }
+        Ok(set)
+    }
+
+    /// The set's usable and skipped keys; empty is not an error here.
+    fn build(document: &Value, allowed: &[Alg]) -> Result<Self> {
         let Value::Object(document) = document else {
             return Err(Error::JwkSet(format!(
                 "Invalid JWK Set value: expected a JSON object with \"keys\", got {}",
@@ -80,7 +105,7 @@ impl JwkSet {
             )));
         };
         let keys = match document.get("keys") {
-            None => return Err(Error::JwkSet("The JWK Set did not contain any keys".into())),
+            None => &Vec::new(),
             Some(Value::Array(keys)) => keys,
             Some(other) => {
                 return Err(Error::JwkSet(format!(
@@ -89,9 +114,6 @@ impl JwkSet {
                 )))
             }
         };
-        if keys.is_empty() {
-            return Err(Error::JwkSet("The JWK Set did not contain any keys".into()));
-        }
         let mut set = JwkSet::default();
         for (index, entry) in keys.iter().enumerate() {
             let skip = |reason: String| SkippedKey {
@@ -111,13 +133,6 @@ impl JwkSet {
                 Ok(jwk) => set.keys.push(Arc::new(jwk)),
                 Err(reason) => set.skipped.push(skip(reason)),
             }
-        }
-        if set.keys.is_empty() {
-            let reasons: Vec<String> = set.skipped.iter().map(SkippedKey::describe).collect();
-            return Err(Error::JwkSet(format!(
-                "The JWK Set did not contain any usable keys: {}",
-                reasons.join("; ")
-            )));
         }
         Ok(set)
     }
@@ -212,6 +227,7 @@ fn parse_key(entry: &Value, allowed: &[Alg]) -> std::result::Result<Jwk, String>
     let n = b64_field(object, "n")?;
     let e = b64_field(object, "e")?;
     let key = RsaPublicKey::from_components(&n, &e)?;
+    key.prepare(alg.as_ref().map_or(allowed, std::slice::from_ref));
     let json = Value::Object(object.clone()).to_string();
     Ok(Jwk { kid, alg, key, json })
 }

@@ -133,6 +133,8 @@ pub struct Verified {
     pub claims: Map<String, Value>,
     /// The decoded signature bytes.
     pub signature: Vec<u8>,
+    /// The token's own `kid` header (which selected the key).
+    pub kid: Option<String>,
     /// The key that verified it.
     pub key: Arc<Jwk>,
     /// The algorithm it was verified with.
@@ -140,6 +142,14 @@ pub struct Verified {
     /// A slot where a caller may keep its own conversion of the claims (the
     /// Python bindings keep a dict to copy on verified-token cache hits).
     pub attachment: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl Verified {
+    /// True when `key` (what the token's `kid` selects now) would verify this
+    /// token as it did: the same key material, and an `alg` that still agrees.
+    pub fn still_verified_by(&self, key: &Jwk) -> bool {
+        key.key == self.key.key && key.alg.is_none_or(|alg| alg == self.alg)
+    }
 }
 
 impl fmt::Debug for Verified {
@@ -163,13 +173,15 @@ pub fn verify_token(
 ) -> Result<Verified> {
     let parsed = Token::parse(token, max_len)?;
     let alg = parsed.algorithm(allowed)?;
-    let key = find_key(parsed.kid()?)?;
+    let kid = parsed.kid()?.map(str::to_owned);
+    let key = find_key(kid.as_deref())?;
     parsed.verify(alg, &key)?;
     let claims = parsed.claims()?;
     Ok(Verified {
         header: parsed.header,
         claims,
         signature: parsed.signature,
+        kid,
         key,
         alg,
         attachment: OnceLock::new(),

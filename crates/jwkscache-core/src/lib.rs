@@ -11,6 +11,7 @@ pub mod claims;
 pub mod client;
 pub mod errors;
 pub mod fetch;
+pub mod fork;
 pub mod jwk;
 pub mod jws;
 pub mod token_cache;

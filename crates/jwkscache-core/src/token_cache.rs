@@ -71,6 +71,24 @@ impl TokenCache {
         }
     }
 
+    /// Holds the lock across `fork()` (see `fork.rs`).
+    pub(crate) fn lock_for_fork(&self) {
+        if let Some(entries) = &self.entries {
+            std::mem::forget(entries.lock());
+        }
+    }
+
+    /// Releases the lock taken by [`TokenCache::lock_for_fork`].
+    ///
+    /// # Safety
+    /// Only after `lock_for_fork`, in the same thread.
+    pub(crate) unsafe fn unlock_after_fork(&self) {
+        if let Some(entries) = &self.entries {
+            // SAFETY: the caller guarantees this thread leaked the guard.
+            unsafe { entries.force_unlock() };
+        }
+    }
+
     /// Drops the tokens whose key is not in `set` (or differs there).
     pub fn retain_keys_of(&self, set: &JwkSet) {
         let Some(entries) = &self.entries else { return };
@@ -78,8 +96,8 @@ impl TokenCache {
         let gone: Vec<Box<[u8]>> = entries
             .iter()
             .filter(|(_, entry)| {
-                let key = &entry.verified.key;
-                set.select(key.kid.as_deref()).is_none_or(|current| current.key != key.key)
+                let verified = &entry.verified;
+                set.select(verified.kid.as_deref()).is_none_or(|current| !verified.still_verified_by(current))
             })
             .map(|(signature, _)| signature.clone())
             .collect();
@@ -111,6 +129,7 @@ mod tests {
             header: Map::new(),
             claims: Map::new(),
             signature: Vec::new(),
+            kid: set.keys()[0].kid.clone(),
             key: Arc::clone(&set.keys()[0]),
             alg: Alg::RS256,
             attachment: std::sync::OnceLock::new(),

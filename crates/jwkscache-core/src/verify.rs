@@ -168,6 +168,18 @@ impl RsaPublicKey {
         verdict.map_err(|_| Error::InvalidSignature)
     }
 
+    /// Builds the backend's parsed key for each of `algs` now, so the first
+    /// token pays nothing extra and no lazy initialisation can be caught
+    /// half-done by a `fork()`.
+    pub fn prepare(&self, algs: &[Alg]) {
+        #[cfg(not(feature = "ring"))]
+        for &alg in algs {
+            self.parsed(alg);
+        }
+        #[cfg(feature = "ring")]
+        let _ = algs;
+    }
+
     #[cfg(not(feature = "ring"))]
     fn parsed(&self, alg: Alg) -> Option<&ParsedPublicKey> {
         self.parsed[alg as usize]

@@ -1,0 +1,59 @@
+//! `fork()` safety: every lock a child could inherit held is taken before
+//! the fork and released after it, in parent and child
+//! (`os.register_at_fork` in the Python package calls these).
+//!
+//! Two phases, because of the GIL. Locks held across network I/O (the
+//! single-flight lock, the HTTP client slot) are taken with the GIL released,
+//! so a fetch in flight can finish. Locks held only for moments (key state,
+//! verified tokens, log events, the registries) are taken with the GIL held:
+//! the threads holding them never wait for the GIL, while a thread that holds
+//! the GIL may be waiting for them.
+
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+
+use crate::client::Client;
+
+/// Every live client.
+static REGISTRY: Mutex<Vec<Weak<Client>>> = Mutex::new(Vec::new());
+/// The clients whose locks are held across the fork in progress.
+static FORKING: Mutex<Vec<Arc<Client>>> = Mutex::new(Vec::new());
+
+/// Records a new client for the fork hooks.
+pub(crate) fn register(client: &Arc<Client>) {
+    let mut registry = REGISTRY.lock();
+    registry.retain(|weak| weak.strong_count() > 0);
+    registry.push(Arc::downgrade(client));
+}
+
+/// Before `fork()`, first phase: call with the GIL released.
+pub fn prepare_fork_slow() {
+    let clients: Vec<Arc<Client>> = REGISTRY.lock().iter().filter_map(Weak::upgrade).collect();
+    for client in &clients {
+        client.lock_for_fork_slow();
+    }
+    *FORKING.lock() = clients;
+}
+
+/// Before `fork()`, second phase: call with the GIL held, after
+/// [`prepare_fork_slow`].
+pub fn prepare_fork_fast() {
+    std::mem::forget(REGISTRY.lock());
+    crate::fetch::prepare_fork();
+    for client in FORKING.lock().iter() {
+        client.lock_for_fork_fast();
+    }
+}
+
+/// After `fork()`, in parent and child: releases what the two phases took.
+pub fn after_fork() {
+    let clients = std::mem::take(&mut *FORKING.lock());
+    for client in &clients {
+        // SAFETY: both phases ran in this thread, for exactly these clients.
+        unsafe { client.unlock_after_fork() };
+    }
+    crate::fetch::after_fork();
+    // SAFETY: prepare_fork_fast leaked this guard in this thread.
+    unsafe { REGISTRY.force_unlock() };
+}

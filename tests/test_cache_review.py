@@ -1,0 +1,122 @@
+"""Regressions from review: fork next to a decoding thread, cache hits after a key changes,
+an issuer that publishes no usable key, and 304s to unconditional requests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+
+import jwt
+import pytest
+
+import jwkscache
+from jwkscache.exceptions import SigningKeyNotFoundError
+from jwkscache.testing import LocalIssuer
+
+
+@pytest.fixture
+def issuer() -> Iterator[LocalIssuer]:
+    with LocalIssuer(etag=None, last_modified=None) as running:
+        yield running
+
+
+def test_fork_while_another_thread_decodes_does_not_deadlock() -> None:
+    # In a subprocess, so a deadlock fails this test (timeout) instead of hanging the suite.
+    script = textwrap.dedent(
+        """
+        import os, threading
+        import jwkscache
+        from jwkscache.testing import LocalIssuer
+
+        with LocalIssuer() as issuer:
+            cache = jwkscache.JWKSCache(issuer.jwks_uri)
+            static = jwkscache.JWKSCache.from_jwks(issuer.jwks())
+            token = issuer.mint()
+            cache.decode(token)
+            stop = threading.Event()
+
+            def spin():
+                while not stop.is_set():
+                    cache.decode(token)
+                    static.decode(token)
+
+            thread = threading.Thread(target=spin)
+            thread.start()
+            for _ in range(100):
+                pid = os.fork()
+                if pid == 0:
+                    ok = cache.decode(token) and static.decode(token)
+                    os._exit(0 if ok else 1)
+                _, status = os.waitpid(pid, 0)
+                assert os.waitstatus_to_exitcode(status) == 0
+            stop.set()
+            thread.join()
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_a_cached_token_stops_verifying_when_its_key_alg_changes(issuer: LocalIssuer) -> None:
+    cache = jwkscache.JWKSCache(issuer.jwks_uri, algorithms=["RS256", "PS256"], min_ttl=0)
+    token = issuer.mint()
+    cache.decode(token)
+    cache.decode(token)
+    document = issuer.jwks()
+    for key in document["keys"]:
+        key["alg"] = "PS256"
+    issuer.serve_body(json.dumps(document))
+    cache.refresh()
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        cache.decode(token)
+
+
+def test_a_cached_kidless_token_follows_the_one_key_rule(issuer: LocalIssuer) -> None:
+    cache = jwkscache.JWKSCache(issuer.jwks_uri, min_ttl=0)
+    token = issuer.mint(headers={"kid": None})
+    cache.decode(token)
+    cache.decode(token)
+    issuer.add_key("RSA")
+    cache.refresh()
+    assert len(cache.kids) == 2
+    with pytest.raises(SigningKeyNotFoundError, match='no "kid" header'):
+        cache.decode(token)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{"keys": []}, {"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "kid": "e"}]}],
+)
+def test_an_issuer_that_publishes_no_usable_key_is_believed(
+    issuer: LocalIssuer, document: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = jwkscache.JWKSCache(issuer.jwks_uri, min_ttl=0)
+    token = issuer.mint()
+    cache.decode(token)
+    issuer.serve_body(json.dumps(document))
+    cache.refresh()  # a successful fetch: not an outage
+    assert cache.kids == []
+    assert cache.stats()["failures"] == 0
+    with pytest.raises(SigningKeyNotFoundError):
+        cache.decode(token)
+    assert any("no usable key" in record.getMessage() for record in caplog.records)
+
+
+def test_a_304_to_an_unconditional_request_is_a_failure(issuer: LocalIssuer) -> None:
+    cache = jwkscache.JWKSCache(issuer.jwks_uri, min_ttl=0)
+    token = issuer.mint()
+    cache.decode(token)
+    issuer.serve_body(b"", status=304, times=1)
+    with pytest.raises(jwt.PyJWKClientConnectionError, match="304"):
+        cache.refresh()
+    stats = cache.stats()
+    assert (stats["not_modified"], stats["failures"]) == (0, 1)
+    assert "if-none-match" not in issuer.requests[-1].headers
+    assert cache.decode(token)  # the last good set is kept
