@@ -1,4 +1,4 @@
-"""Regressions from review: fork next to a decoding thread, cache hits after a key changes,
+"""Edge cases of the cache: fork next to a decoding thread, cache hits after a key changes,
 an issuer that publishes no usable key, and 304s to unconditional requests."""
 
 from __future__ import annotations
