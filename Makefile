@@ -41,7 +41,7 @@ py-test:
 
 ## bench: release build, then the benchmark (one process, interleaved rounds)
 bench: venv
-	$(BIN)/pip install --quiet ".[test]"
+	$(BIN)/pip install --quiet ".[test,bench]"
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_jwks_client.py
 

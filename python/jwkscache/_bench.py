@@ -151,7 +151,7 @@ def decode_contenders(setup: Setup) -> dict[str, Callable[[], object]]:
     sha256 = hashes.SHA256()
     audience, issuer = setup.audience, setup.issuer
 
-    return {
+    contenders: dict[str, Callable[[], object]] = {
         "jwkscache JWKSCache.decode": lambda: fresh.decode(token, audience=audience, issuer=issuer),
         "jwkscache JWKSCache.decode (repeated)": lambda: cache.decode(
             token, audience=audience, issuer=issuer
@@ -163,6 +163,24 @@ def decode_contenders(setup: Setup) -> dict[str, Callable[[], object]]:
             signature, message, pss, sha256
         ),
     }
+    contenders.update(_peers(setup))
+    return contenders
+
+
+def _peers(setup: Setup) -> dict[str, Callable[[], object]]:
+    """Other Rust-backed JWT packages, when installed (``pip install "jwkscache[bench]"``)."""
+    peers: dict[str, Callable[[], object]] = {}
+    try:
+        import oxyjwt  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return peers
+    key = oxyjwt.DecodingKey.from_jwk(setup.jwks["keys"][0])
+    token, audience, issuer = setup.token, setup.audience, setup.issuer
+    version = getattr(oxyjwt, "__version__", "?")
+    peers[f"oxyjwt {version} decode (key preloaded)"] = lambda: oxyjwt.decode(
+        token, key, algorithms=["RS256"], audience=audience, issuer=issuer
+    )
+    return peers
 
 
 def gil_report(setup: Setup, seconds: float) -> list[tuple[str, float, float]]:
@@ -272,11 +290,16 @@ def run(
     repeated = results["jwkscache JWKSCache.decode (repeated)"]
     for name, us in results.items():
         lines.append(f"  {name:<40} {us:8.1f} µs")
+    peers = {name: us for name, us in results.items() if name.startswith("oxyjwt")}
     lines += [
         "",
         f"  PyJWT / jwkscache            {pyjwt / ours:5.2f}x  (jwkscache is that much faster)",
         f"  jwkscache / cryptography     {ours / floor:5.2f}x  (1.00: JWT check = RSA price)",
         f"  repeated token               {repeated:5.2f} µs  (verified-token cache hit)",
+        *(
+            f"  {name.split()[0]} / jwkscache{'':<12} {us / ours:5.2f}x"
+            for name, us in peers.items()
+        ),
         "",
         "GIL policy (decodes per second; main-thread rate with a busy neighbour):",
         f"  {'':<32} {'held':>10} {'released':>10}",
