@@ -187,3 +187,15 @@ def test_every_rejection_is_an_invalid_token_error(
     ]:
         with pytest.raises(exceptions.InvalidTokenError):
             cache.decode(token, **kwargs)
+
+
+def test_claims_keep_the_tokens_order_as_pyjwt_does(
+    cache: jwkscache.JWKSCache, signer: Signer
+) -> None:
+    token = signer.sign_raw(
+        b'{"zeta": 1, "alpha": {"y": 2, "b": 3}, "mid": [1], "exp": 4102444800}'
+    )
+    ours = cache.decode(token)
+    theirs = jwt.decode(token, signer.public_key, algorithms=["RS256"])
+    assert list(ours) == list(theirs) == ["zeta", "alpha", "mid", "exp"]
+    assert list(ours["alpha"]) == ["y", "b"]
