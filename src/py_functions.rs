@@ -24,3 +24,11 @@ pub fn _after_fork() {
 pub fn unverified_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     jws::unverified_kid(token_bytes(token)?.as_bytes(), jws::DEFAULT_MAX_TOKEN_BYTES).py()
 }
+
+/// The `kid` of a token that is well formed as PyJWT requires (three
+/// base64url segments, JSON object header and payload, no unsupported
+/// `crit`), without verifying it.
+#[pyfunction]
+pub fn checked_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    jws::checked_kid(token_bytes(token)?.as_bytes(), jws::DEFAULT_MAX_TOKEN_BYTES).py()
+}

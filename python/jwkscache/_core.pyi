@@ -201,5 +201,15 @@ def unverified_kid(token: str | bytes) -> str | None:
         jwt.DecodeError: the header segment is malformed.
     """
 
+def checked_kid(token: str | bytes) -> str | None:
+    """The ``kid`` of a token well formed as PyJWT requires, without verifying it.
+
+    Three base64url segments, JSON object header and payload, no unsupported ``crit``.
+
+    Raises:
+        jwt.DecodeError: a malformed segment or JSON.
+        jwt.InvalidTokenError: an unsupported ``crit`` or a non-string ``kid``.
+    """
+
 def _prepare_fork() -> None: ...
 def _after_fork() -> None: ...

@@ -222,6 +222,23 @@ pub fn unverified_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
     }
 }
 
+/// The `kid` of a token that is well formed the way PyJWT's
+/// `decode_complete(..., verify_signature=False)` requires: three segments,
+/// base64url in each, header and payload JSON objects, no unsupported
+/// `crit`. Not verified. For the PyJWT drop-in's key lookup.
+pub fn checked_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
+    let parsed = Token::parse(token, max_len)?;
+    if let Some(crit) = parsed.header.get("crit") {
+        let first = crit.as_array().and_then(|list| list.first()).and_then(Value::as_str);
+        return Err(match first {
+            Some(ext) => Error::InvalidToken(format!("Unsupported critical extension: {ext}")),
+            None => Error::InvalidToken("Invalid 'crit' header: must be a non-empty list".into()),
+        });
+    }
+    parsed.claims()?;
+    Ok(parsed.kid()?.map(str::to_owned))
+}
+
 /// Parses a payload as a JSON object, with PyJWT's messages.
 pub fn parse_claims(payload: &[u8]) -> Result<Map<String, Value>> {
     match serde_json::from_slice::<Value>(payload) {
