@@ -98,7 +98,7 @@ pub(crate) fn validation(
     issuer: Option<&Bound<'_, PyAny>>,
     subject: Option<String>,
     leeway: Option<&Bound<'_, PyAny>>,
-    options: Option<&Bound<'_, PyDict>>,
+    options: Option<&Bound<'_, PyAny>>,
     default_issuer: Option<&str>,
 ) -> PyResult<Validation> {
     let mut v = Validation { subject, ..Validation::default() };
@@ -113,7 +113,17 @@ pub(crate) fn validation(
     if let Some(leeway) = leeway.filter(|l| !l.is_none()) {
         v.leeway = seconds(leeway)?;
     }
-    if let Some(options) = options {
+    if let Some(options) = options.filter(|o| !o.is_none()) {
+        // Any mapping, as PyJWT takes (a dict, a MappingProxyType, ...).
+        let options = match options.cast::<PyDict>() {
+            Ok(dict) => dict.clone(),
+            Err(_) => options
+                .py()
+                .get_type::<PyDict>()
+                .call1((options,))
+                .and_then(|d| Ok(d.cast_into::<PyDict>()?))
+                .map_err(|_| PyTypeError::new_err("options must be a mapping of option names"))?,
+        };
         for (key, value) in options.iter() {
             let key: String = key.extract()?;
             let flag = || value.is_truthy();

@@ -135,7 +135,7 @@ impl PyJwksCache {
         issuer: Option<&Bound<'py, PyAny>>,
         subject: Option<String>,
         leeway: Option<&Bound<'py, PyAny>>,
-        options: Option<&Bound<'py, PyDict>>,
+        options: Option<&Bound<'py, PyAny>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
@@ -156,7 +156,7 @@ impl PyJwksCache {
         issuer: Option<&Bound<'py, PyAny>>,
         subject: Option<String>,
         leeway: Option<&Bound<'py, PyAny>>,
-        options: Option<&Bound<'py, PyDict>>,
+        options: Option<&Bound<'py, PyAny>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
@@ -188,7 +188,7 @@ impl PyJwksCache {
         issuer: Option<&Bound<'py, PyAny>>,
         subject: Option<String>,
         leeway: Option<&Bound<'py, PyAny>>,
-        options: Option<&Bound<'py, PyDict>>,
+        options: Option<&Bound<'py, PyAny>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;

@@ -199,3 +199,12 @@ def test_claims_keep_the_tokens_order_as_pyjwt_does(
     theirs = jwt.decode(token, signer.public_key, algorithms=["RS256"])
     assert list(ours) == list(theirs) == ["zeta", "alpha", "mid", "exp"]
     assert list(ours["alpha"]) == ["y", "b"]
+
+
+def test_options_may_be_any_mapping(cache: jwkscache.JWKSCache, mint: Callable[..., str]) -> None:
+    from types import MappingProxyType
+
+    expired = mint({"exp": now() - 10})
+    assert cache.decode(expired, options=MappingProxyType({"verify_exp": False}))
+    with pytest.raises(TypeError, match="mapping"):
+        cache.decode(expired, options=["verify_exp"])  # type: ignore[arg-type]

@@ -46,6 +46,12 @@ def test_inspect_verify_and_keys(capsys: pytest.CaptureFixture[str]) -> None:
         assert "skipped" in out
         assert "EC" in out
     assert cli.main(["inspect", "not-a-token"]) == 1
+    for command in (
+        ["verify", "--jwks-uri", "http://example.invalid/keys", "t"],
+        ["keys", "--jwks-uri", "http://example.invalid/keys"],
+    ):
+        assert cli.main(command) == 2
+        assert "refusing plain http" in capsys.readouterr().err
 
 
 def test_bench_reports_every_contender() -> None:

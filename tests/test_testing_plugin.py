@@ -29,7 +29,7 @@ def test_fixtures_are_listed(pytester: pytest.Pytester) -> None:
         [
             "oidc_issuer_options [[]session scope[]]*",
             "*Keyword arguments for the session's ``LocalIssuer``*",
-            "oidc_issuer_server [[]session scope[]]*",
+            "oidc_issuer_server -- *",
             "oidc_issuer -- *",
             "mint_token -- *",
         ]
@@ -164,3 +164,29 @@ def test_missing_extra_fails_only_the_tests_that_use_it(pytester: pytest.Pyteste
     result = pytester.runpytest_subprocess(*plugin_args())
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(['*pip install "jwkscache[[]testing[]]"*'])
+
+
+def test_directories_overriding_the_options_get_their_own_issuer(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        **{
+            "a/test_a": """
+                def test_generic(oidc_issuer):
+                    assert oidc_issuer.preset.name == "generic"
+            """,
+            "b/conftest": """
+                import pytest
+
+                @pytest.fixture(scope="session")
+                def oidc_issuer_options():
+                    return {"preset": "kubernetes"}
+            """,
+            "b/test_b": """
+                def test_kubernetes(oidc_issuer):
+                    assert oidc_issuer.preset.name == "kubernetes"
+            """,
+        }
+    )
+    result = pytester.runpytest_subprocess(*plugin_args())
+    result.assert_outcomes(passed=2)

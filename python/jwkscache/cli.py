@@ -164,6 +164,9 @@ def verify(args: argparse.Namespace) -> int:
     """Verifies a token against an issuer's keys and prints its claims."""
     try:
         claims = _cache(args).decode(args.token.strip(), audience=args.audience)
+    except ValueError as error:  # a refused URL or option: the command line is wrong
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except exceptions.PyJWTError as error:
         print(f"rejected: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
@@ -173,9 +176,12 @@ def verify(args: argparse.Namespace) -> int:
 
 def keys(args: argparse.Namespace) -> int:
     """Fetches a JWKS and lists the usable and skipped keys."""
-    cache = _cache(args)
     try:
+        cache = _cache(args)
         cache.refresh()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except exceptions.PyJWTError as error:
         print(f"{type(error).__name__}: {error}", file=sys.stderr)
         return 1

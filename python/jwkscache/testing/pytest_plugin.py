@@ -1,13 +1,15 @@
 """pytest fixtures for a local OIDC issuer, in the manner of pytest-httpserver.
 
 Loaded automatically through the ``pytest11`` entry point once jwkscache is installed.
-Loading it imports nothing beyond pytest: ``jwkscache.testing`` (and the ``testing`` extra it
-needs) is imported only when a test asks for a fixture.
+Loading it imports the ``jwkscache`` package (its Rust extension and PyJWT);
+``jwkscache.testing`` and the ``testing`` extra it needs (cryptography) are imported only
+when a test asks for a fixture.
 
 Fixtures:
     oidc_issuer_options: Session-scoped, overridable: keyword arguments for
         :class:`~jwkscache.testing.LocalIssuer` (default ``{}``).
-    oidc_issuer_server: The session's issuer, started once.
+    oidc_issuer_server: The issuer for the options in effect, started once per session (a
+        directory whose ``conftest.py`` overrides the options gets its own).
     oidc_issuer: The session's issuer, :meth:`~jwkscache.testing.LocalIssuer.reset` before
         and after each test.
     mint_token: ``oidc_issuer.mint``.
@@ -42,15 +44,30 @@ def oidc_issuer_options() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def oidc_issuer_server(oidc_issuer_options: dict[str, Any]) -> Iterator[LocalIssuer]:
-    """The session's ``LocalIssuer``, serving on 127.0.0.1 until the session ends.
+def _oidc_issuers() -> Iterator[dict[str, LocalIssuer]]:
+    """Every issuer started this session, by its options; all closed at the end."""
+    issuers: dict[str, LocalIssuer] = {}
+    yield issuers
+    for issuer in issuers.values():
+        issuer.close()
 
-    Prefer :func:`oidc_issuer`, which also resets it for each test.
+
+@pytest.fixture
+def oidc_issuer_server(
+    oidc_issuer_options: dict[str, Any], _oidc_issuers: dict[str, LocalIssuer]
+) -> LocalIssuer:
+    """The ``LocalIssuer`` for the options in effect, serving on 127.0.0.1 until the session ends.
+
+    Started on first use for each distinct set of options (pytest caches a session fixture
+    once, whatever a directory's ``conftest.py`` overrides, so the issuers are kept by
+    options instead). Prefer :func:`oidc_issuer`, which also resets it for each test.
     """
     from jwkscache.testing import LocalIssuer
 
-    with LocalIssuer(**oidc_issuer_options) as issuer:
-        yield issuer
+    key = repr(sorted(oidc_issuer_options.items()))
+    if key not in _oidc_issuers:
+        _oidc_issuers[key] = LocalIssuer(**oidc_issuer_options)
+    return _oidc_issuers[key]
 
 
 @pytest.fixture
