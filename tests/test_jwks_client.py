@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import threading
+import types
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
+from unittest import mock
 
 import jwt
 import pytest
@@ -548,30 +550,59 @@ def test_an_unknown_kid_is_also_an_invalid_token(oidc_issuer: LocalIssuer) -> No
     assert str(info.value) == 'Unable to find a signing key that matches: "gone"'
 
 
-def test_malformed_tokens_with_a_known_kid_are_refused_by_jwt_decode(
-    oidc_issuer: LocalIssuer,
-) -> None:
-    """The documented difference: a known kid's lookup reads the header only.
+def malformed_tokens_with_a_known_kid(iss: LocalIssuer) -> dict[str, Any]:
+    """Tokens whose header names a key of the set, that PyJWT's lookup refuses all the same."""
+    good = iss.mint()
+    header, payload, signature = good.split(".")
+    kid = iss.current_kid
+    crit = {"alg": "RS256", "kid": kid, "crit": ["unknown-extension"], "unknown-extension": 1}
+    return {
+        **malformed_tokens(iss, known_kid=True),
+        "two segments": f"{header}.{payload}",
+        "four segments": f"{good}.{signature}",
+        "trailing newline": f"{good}\n",
+        "trailing newline, bytes": f"{good}\n".encode(),
+        "payload garbage": f"{header}.{segment(b'garbage')}.{signature}",
+        "payload not base64": f"{header}.!!.{signature}",
+        "payload a string": f"{header}.{segment('claims')}.{signature}",
+        "payload a number": f"{header}.{segment(7)}.{signature}",
+        "payload null": f"{header}.{segment(None)}.{signature}",
+        "signature with padding": f"{header}.{payload}.{signature}=",
+        "unsupported crit": f"{segment(crit)}.{payload}.{signature}",
+        "crit not a list": f"{segment(dict(crit, crit='x'))}.{payload}.{signature}",
+        "empty crit": f"{segment(dict(crit, crit=[]))}.{payload}.{signature}",
+    }
 
-    PyJWT refuses these in get_signing_key_from_jwt; ours returns the key and jwt.decode,
-    the next line of the caller, refuses the token: a ``jwt.DecodeError`` too (or its
-    subclass ``InvalidSignatureError``, as jwt.decode checks the signature first).
-    """
+
+def test_malformed_tokens_with_a_known_kid_raise_as_in_pyjwt(oidc_issuer: LocalIssuer) -> None:
+    """Finding 3: a known kid no longer lets a malformed token through the lookup."""
+
+    def scenario(cls: type[AnyClient], iss: LocalIssuer) -> Trace:
+        t = Trace(iss, cls(iss.jwks_uri))
+        t.label(iss.current_kid, "K1")
+        t("warm", t.client.get_signing_key_from_jwt, iss.mint())
+        for name, token in malformed_tokens_with_a_known_kid(iss).items():
+            t(name, t.client.get_signing_key_from_jwt, token)
+        expire(t.client)  # and with the set expired (a refetch first, then the same error)
+        for name, token in malformed_tokens_with_a_known_kid(iss).items():
+            t(f"{name}, expired", t.client.get_signing_key_from_jwt, token)
+        return t
+
+    events = run_both(oidc_issuer, scenario)
+    refused = outcomes(events)[1:]
+    assert refused
+    assert all(outcome[0] == "raises" for outcome in refused)
+    assert {outcome[1] for outcome in refused} == {"DecodeError", "InvalidTokenError"}
+    assert max(fetches(events)) == 1  # PyJWT parses before looking: no refetch either
+
+
+def test_malformed_tokens_with_a_known_kid_are_refused_by_decode(oidc_issuer: LocalIssuer) -> None:
     client = PyJWKClient(oidc_issuer.jwks_uri)
-    client.get_signing_key_from_jwt(oidc_issuer.mint())
-    pyjwt_client = jwt.PyJWKClient(oidc_issuer.jwks_uri)
-    pyjwt_client.get_signing_key_from_jwt(oidc_issuer.mint())
-    tokens = malformed_tokens(oidc_issuer, known_kid=True)
-    assert len(tokens) == 3
-    for token in tokens.values():
-        with pytest.raises(jwt.DecodeError):
-            pyjwt_client.get_signing_key_from_jwt(token)
-        key = client.get_signing_key_from_jwt(token)
-        with pytest.raises(jwt.DecodeError):
-            jwt.decode(token, key.key, algorithms=["RS256"])
-        with pytest.raises(jwt.DecodeError):
+    assert client.decode(oidc_issuer.mint())
+    for token in malformed_tokens_with_a_known_kid(oidc_issuer).values():
+        with pytest.raises(jwt.InvalidTokenError):
             client.decode(token)
-    assert oidc_issuer.fetch_count == 2
+    assert oidc_issuer.fetch_count == 1
 
 
 def test_cache_keys_keeps_pyjwts_lru(oidc_issuer: LocalIssuer) -> None:
@@ -625,6 +656,68 @@ def test_overridden_lookup_methods_are_honoured(oidc_issuer: LocalIssuer) -> Non
     aliasing = Aliasing(oidc_issuer.jwks_uri)
     assert aliasing.get_signing_key("alias").key_id == oidc_issuer.current_kid
     assert aliasing.get_signing_key_from_jwt(oidc_issuer.mint(headers={"kid": "alias"}))
+
+
+PATCH_TARGETS = ["this class", "jwt.PyJWKClient", "the instance"]
+
+
+def patch_target(where: str, client: AnyClient) -> Any:
+    if where == "this class":
+        return type(client)
+    if where == "jwt.PyJWKClient":
+        return jwt.PyJWKClient
+    return client
+
+
+@pytest.mark.parametrize("where", PATCH_TARGETS)
+@pytest.mark.parametrize("name", ["get_signing_keys", "match_kid"])
+def test_mocked_lookup_methods_are_called(oidc_issuer: LocalIssuer, where: str, name: str) -> None:
+    """Finding 1: mock.patch.object on a lookup method, after construction, is honoured."""
+    calls: list[str] = []
+
+    def scenario(cls: type[AnyClient], iss: LocalIssuer) -> Trace:
+        t = Trace(iss, cls(iss.jwks_uri))
+        t.label(iss.current_kid, "K1")
+        token = iss.mint()
+        t("warm", t.client.get_signing_key_from_jwt, token)
+        # The mock finds no key: PyJWT's lookup then raises (the cooldown forbids a refetch).
+        fake = {"get_signing_keys": [], "match_kid": None}[name]
+        with mock.patch.object(patch_target(where, t.client), name, return_value=fake) as m:
+            t("patched from_jwt", t.client.get_signing_key_from_jwt, token)
+            t("patched by kid", t.client.get_signing_key, iss.current_kid)
+            if isinstance(t.client, PyJWKClient):
+                t("patched decode", t.client.decode, token)
+            else:  # what decode does in PyJWT's terms
+                t("patched decode", t.client.get_signing_key_from_jwt, token)
+            calls.append(f"{cls.__module__}: {m.call_count}")
+        t("unpatched", t.client.get_signing_key_from_jwt, token)
+        return t
+
+    events = run_both(oidc_issuer, scenario)
+    assert [o[0] for o in outcomes(events)[1:4]] == ["raises"] * 3
+    assert outcomes(events)[1][2] == 'Unable to find a signing key that matches: "K1"'
+    assert outcomes(events)[4][:2] == ("PyJWK", "K1")
+    assert calls[0].split(": ")[1] == calls[1].split(": ")[1] != "0"
+    assert fetches(events) == [1] * len(events)
+
+
+@pytest.mark.parametrize("where", PATCH_TARGETS)
+def test_a_mocked_get_signing_keys_replaces_the_network(
+    oidc_issuer: LocalIssuer, where: str
+) -> None:
+    """A test that mocks get_signing_keys must not reach the issuer, as with PyJWT."""
+    keys = jwt.PyJWKClient(oidc_issuer.jwks_uri).get_signing_keys()
+    token = oidc_issuer.mint()
+    for cls in CLASSES:
+        client = cls(oidc_issuer.jwks_uri)
+        before = oidc_issuer.fetch_count
+        target = patch_target(where, client)
+        with mock.patch.object(target, "get_signing_keys", return_value=keys) as m:
+            assert client.get_signing_key_from_jwt(token) is keys[0]
+            if isinstance(client, PyJWKClient):
+                assert client.decode(token)["iss"] == oidc_issuer.issuer
+        assert m.called
+        assert oidc_issuer.fetch_count == before
 
 
 def test_repr_shows_configuration_only() -> None:
@@ -770,6 +863,154 @@ def test_decode_with_keys_it_cannot_use(oidc_issuer: LocalIssuer) -> None:
         client.decode(with_alg(ec_token, "RS256"))
     assert client.decode(oidc_issuer.mint())
     assert oidc_issuer.fetch_count == 1
+
+
+def _drop_by_get_signing_keys(dropped: str) -> type[PyJWKClient]:
+    class Client(PyJWKClient):
+        def get_signing_keys(self, refresh: bool = False) -> list[PyJWK]:
+            return [k for k in super().get_signing_keys(refresh) if k.key_id != dropped]
+
+    return Client
+
+
+def _drop_by_match_kid(dropped: str) -> type[PyJWKClient]:
+    class Client(PyJWKClient):
+        @staticmethod
+        def match_kid(signing_keys: list[PyJWK], kid: str) -> PyJWK | None:
+            return None if kid == dropped else PyJWKClient.match_kid(signing_keys, kid)
+
+    return Client
+
+
+def _drop_by_jwk_set_filter(dropped: str) -> type[PyJWKClient]:
+    class Client(PyJWKClient):
+        @staticmethod
+        def _get_signing_keys_from_jwk_set(jwk_set: PyJWKSet) -> list[PyJWK]:
+            keys = jwt.PyJWKClient._get_signing_keys_from_jwk_set(jwk_set)
+            return [k for k in keys if k.key_id != dropped]
+
+    return Client
+
+
+@pytest.mark.parametrize(
+    "make", [_drop_by_get_signing_keys, _drop_by_match_kid, _drop_by_jwk_set_filter]
+)
+@pytest.mark.parametrize("cache_keys", [False, True])
+def test_decode_honours_a_subclass_that_drops_a_key(
+    oidc_issuer: LocalIssuer, make: Callable[[str], type[PyJWKClient]], cache_keys: bool
+) -> None:
+    """Finding 2 (security): a key the subclass's lookup drops does not verify in decode."""
+    dropped = oidc_issuer.current_kid
+    kept = oidc_issuer.add_key()
+    client = make(dropped)(oidc_issuer.jwks_uri, cache_keys=cache_keys, cooldown_duration=0)
+    dropped_token = oidc_issuer.mint(kid=dropped)
+    kept_token = oidc_issuer.mint(kid=kept, subject="kept")
+    with pytest.raises(jwt.PyJWKClientError, match="Unable to find a signing key"):
+        client.get_signing_key_from_jwt(dropped_token)
+    with pytest.raises(jwt.PyJWKClientError, match="Unable to find a signing key"):
+        client.decode(dropped_token)
+    with pytest.raises(jwt.PyJWKClientError, match="Unable to find a signing key"):
+        client.decode(with_alg(dropped_token, "RS256"))
+    for _ in range(2):  # the second time with the verifier built for the key
+        assert client.decode(kept_token, options=types.MappingProxyType({}))["sub"] == "kept"
+    # A dropped kid on a token signed with the kept key: refused as well.
+    forged = oidc_issuer.mint(kid=kept, headers={"kid": dropped})
+    with pytest.raises(jwt.PyJWKClientError):
+        client.decode(forged)
+
+
+def test_decode_verifies_with_the_key_the_override_returns_only(oidc_issuer: LocalIssuer) -> None:
+    first = oidc_issuer.current_kid
+    second = oidc_issuer.add_key()
+
+    class Aliasing(PyJWKClient):
+        @staticmethod
+        def match_kid(signing_keys: list[PyJWK], kid: str) -> PyJWK | None:
+            wanted = first if kid == "alias" else second  # every other kid: the second key
+            return PyJWKClient.match_kid(signing_keys, wanted)
+
+    client = Aliasing(oidc_issuer.jwks_uri)
+    assert client.decode(oidc_issuer.mint(kid=first, headers={"kid": "alias"}, subject="a"))
+    assert client.decode(oidc_issuer.mint(kid=second, subject="b"))["sub"] == "b"
+    with pytest.raises(jwt.InvalidSignatureError):  # the second key cannot verify it
+        client.decode(oidc_issuer.mint(kid=first))
+    with pytest.raises(jwt.InvalidSignatureError):
+        client.decode(oidc_issuer.mint(kid=second, headers={"kid": "alias"}))
+    # The same, with get_signing_key_from_jwt patched on the instance after construction.
+    plain = PyJWKClient(oidc_issuer.jwks_uri)
+    second_key = plain.get_signing_key(second)
+    token = oidc_issuer.mint(kid=first)
+    assert plain.decode(token)
+    patched = mock.patch.object(plain, "get_signing_key_from_jwt", return_value=second_key)
+    with patched as m, pytest.raises(jwt.InvalidSignatureError):
+        plain.decode(token)
+    assert m.call_count == 1
+    assert plain.decode(token)
+
+
+def test_decode_with_an_overridden_lookup_and_a_key_it_cannot_use(
+    oidc_issuer: LocalIssuer,
+) -> None:
+    ec = oidc_issuer.add_key("EC")
+
+    class Counting(PyJWKClient):
+        def get_signing_key(self, kid: str) -> PyJWK:
+            return super().get_signing_key(kid)
+
+    client = Counting(oidc_issuer.jwks_uri)
+    for _ in range(2):
+        with pytest.raises(jwt.PyJWKSetError, match="RSA keys only"):
+            client.decode(oidc_issuer.mint(kid=ec))
+    assert client.decode(oidc_issuer.mint())
+    assert oidc_issuer.fetch_count == 1
+
+
+@pytest.mark.parametrize("override", [False, True])
+def test_decode_allows_only_rs256_for_a_key_without_alg(
+    oidc_issuer: LocalIssuer, override: bool
+) -> None:
+    """Finding 4: PyJWT verifies with an RSA key that states no alg in RS256 only."""
+    no_alg = oidc_issuer.add_key(alg="PS256", extra={"alg": None})  # signs PS256
+    oidc_issuer.add_key(alg="PS256")  # so that the set's algorithms include PS256
+    token = oidc_issuer.mint(kid=no_alg)
+    assert jwt.get_unverified_header(token)["alg"] == "PS256"
+    pyjwt_key = jwt.PyJWKClient(oidc_issuer.jwks_uri).get_signing_key_from_jwt(token)
+    assert "alg" not in pyjwt_key._jwk_data
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        jwt.decode(token, pyjwt_key, algorithms=["RS256", "PS256"])
+
+    class Overriding(PyJWKClient):
+        def get_signing_keys(self, refresh: bool = False) -> list[PyJWK]:
+            return super().get_signing_keys(refresh)
+
+    client = (Overriding if override else PyJWKClient)(oidc_issuer.jwks_uri)
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        client.decode(token)
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        client.decode(token, algorithms=["PS256"])
+    # The same key signing RS256 verifies.
+    signed = oidc_issuer.mint(kid=no_alg, headers={"alg": "RS256"})
+    assert client.decode(signed)["iss"] == oidc_issuer.issuer
+
+
+def test_decode_without_the_jwk_set_cache_fetches_as_pyjwt(oidc_issuer: LocalIssuer) -> None:
+    """Finding 5: an unknown kid costs PyJWT's two requests, not three."""
+    counts: list[list[int]] = []
+    for cls in CLASSES:
+        oidc_issuer.reset()
+        client = cls(oidc_issuer.jwks_uri, cache_jwk_set=False)
+        seen = []
+        for token in (oidc_issuer.mint(), oidc_issuer.mint(headers={"kid": "unknown"})):
+            try:
+                if isinstance(client, PyJWKClient):
+                    client.decode(token)
+                else:
+                    jwt.decode(token, client.get_signing_key_from_jwt(token), algorithms=["RS256"])
+            except jwt.PyJWKClientError:
+                pass
+            seen.append(oidc_issuer.fetch_count)
+        counts.append(seen)
+    assert counts[0] == counts[1] == [1, 3]
 
 
 def with_alg(token: str, alg: str) -> str:

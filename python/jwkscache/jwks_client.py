@@ -8,10 +8,15 @@ subclasses that override ``fetch_data()``, ``headers`` or ``ssl_context`` and te
 the network the way PyJWT's own tests do keep working.
 
 What changes is the hot path. PyJWT's ``get_signing_key_from_jwt`` decodes the whole token
-(header and payload) and walks the key set on every call; here the ``kid`` comes from the
-header alone (in Rust) and the key from a ``kid -> jwt.PyJWK`` dict built once per fetched
-JWK Set. ``decode()`` goes further: it verifies the token and its claims in Rust, with a
-:class:`jwkscache.JWKSCache` built once per fetched set.
+(header and payload) and walks the key set on every call; here the token is checked as PyJWT
+checks it and its ``kid`` read in Rust, and the key comes from a ``kid -> jwt.PyJWK`` dict
+built once per fetched JWK Set. ``decode()`` goes further: it verifies the token and its
+claims in Rust, with a :class:`jwkscache.JWKSCache` built once per fetched set.
+
+When a lookup method (``get_signing_key``, ``get_signing_keys``, ``match_kid``,
+``_get_signing_keys_from_jwk_set``) is overridden, by a subclass or by ``mock.patch`` on the
+class, on PyJWT's class or on the instance, at any time, the lookup runs PyJWT's own code and
+``decode()`` verifies with the one key ``get_signing_key_from_jwt`` returns.
 
 Example:
     >>> from jwkscache import PyJWKClient  # doctest: +SKIP
@@ -23,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
@@ -33,7 +39,7 @@ from jwt.api_jwk import PyJWK, PyJWKSet
 from jwt.exceptions import PyJWKSetError, PyJWTError
 from jwt.jwks_client import PyJWKClient as _PyJWTClient
 
-from jwkscache._core import JWKSCache, unverified_kid
+from jwkscache._core import JWKSCache, checked_kid, unverified_kid
 from jwkscache.exceptions import SigningKeyNotFoundError
 
 __all__ = ["PyJWKClient"]
@@ -49,10 +55,58 @@ _LOOKUP_METHODS = (
     "match_kid",
     "_get_signing_keys_from_jwk_set",
 )
+# decode() also honours an overridden get_signing_key_from_jwt.
+_DECODE_METHODS = (*_LOOKUP_METHODS, "get_signing_key_from_jwt")
+
+# PyJWT's own attributes, recorded at import (before any test patches them); ours are added
+# after the class below. Compared by identity at each call: see PyJWKClient._overridden.
+_ORIGINALS: dict[str, object] = {
+    name: _PyJWTClient.__dict__[name] for name in _DECODE_METHODS if name in _PyJWTClient.__dict__
+}
+# PyJWT's key filter (use "sig" or absent, a kid), as a plain function.
+_pyjwt_signing_keys = _PyJWTClient.__dict__["_get_signing_keys_from_jwk_set"].__func__
+_MISSING = object()
+# Verifiers built for single keys (decode with an overridden lookup), per client.
+_MAX_KEY_VERIFIERS = 32
 
 
 def _not_found(kid: object) -> SigningKeyNotFoundError:
     return SigningKeyNotFoundError(f'Unable to find a signing key that matches: "{kid}"')
+
+
+def _document(key: PyJWK, kid: object = _MISSING) -> dict[str, Any]:
+    """The JWK a ``PyJWK`` was built from, with the ``alg`` PyJWT gives it.
+
+    PyJWT verifies with a key that states no ``alg`` in its type's default algorithm only
+    (RS256 for RSA), so the verifier gets that ``alg`` too. ``kid`` replaces the key's.
+    """
+    # PyJWK keeps the JWK it was built from only as _jwk_data (PyJWT 2.x).
+    data = getattr(key, "_jwk_data", None)
+    if not isinstance(data, Mapping):
+        raise PyJWKSetError(f"PyJWKClient.decode needs a jwt.PyJWK, got {type(key).__name__}")
+    document = dict(data)
+    if document.get("alg") is None:
+        document["alg"] = key.algorithm_name
+    if kid is not _MISSING:
+        if kid is None:
+            document.pop("kid", None)
+        else:
+            document["kid"] = kid
+    return document
+
+
+def _rsa_only(error: Exception) -> str:
+    return (
+        f"{error} (PyJWKClient.decode verifies RSA keys only; for other keys use "
+        "jwt.decode(token, client.get_signing_key_from_jwt(token).key, ...))"
+    )
+
+
+def _not_usable(kid: object, reason: str) -> SigningKeyNotFoundError:
+    return SigningKeyNotFoundError(
+        f'Unable to find a signing key that matches: "{kid}" (PyJWKClient.decode '
+        f"cannot use it: {reason})"
+    )
 
 
 class _KeyIndex:
@@ -66,7 +120,7 @@ class _KeyIndex:
     def __init__(self, source: PyJWKSet) -> None:
         self.source = source
         # PyJWT's own filter (use "sig" or absent, a kid) and its error when nothing is left.
-        signing_keys = _PyJWTClient._get_signing_keys_from_jwk_set(source)
+        signing_keys = _pyjwt_signing_keys(source)
         self.keys: dict[Any, PyJWK] = {}
         for key in signing_keys:
             try:
@@ -92,16 +146,12 @@ class _KeyIndex:
             return self._verifier
         if self._verifier_error is not None:  # a new exception each time: no traceback growth
             raise PyJWKSetError(self._verifier_error)
-        # PyJWK keeps the JWK it was built from only as _jwk_data (PyJWT 2.x).
-        documents = [key._jwk_data for key in self.keys.values()]
+        documents = [_document(key) for key in self.keys.values()]
         algorithms = sorted({k.algorithm_name for k in self.keys.values()} & _RUST_ALGORITHMS)
         try:
             self._verifier = JWKSCache.from_jwks({"keys": documents}, algorithms=algorithms or None)
         except PyJWKSetError as error:
-            self._verifier_error = (
-                f"{error} (PyJWKClient.decode verifies RSA keys only; for other keys use "
-                "jwt.decode(token, client.get_signing_key_from_jwt(token).key, ...))"
-            )
+            self._verifier_error = _rsa_only(error)
             raise PyJWKSetError(self._verifier_error) from error
         return self._verifier
 
@@ -175,11 +225,36 @@ class PyJWKClient(_PyJWTClient):
         self.revoke_removed_keys = revoke_removed_keys
         # PyJWT replaced get_signing_key on the instance with an lru_cache wrapper.
         self._lru = cache_keys and not revoke_removed_keys
-        cls = type(self)
-        self._fast = all(
-            getattr(cls, name) is getattr(PyJWKClient, name) for name in _LOOKUP_METHODS
-        )
+        self._lru_wrapper: object = self.__dict__.get("get_signing_key", _MISSING)
         self._index: _KeyIndex | None = None
+        self._key_verifiers: dict[tuple[int, Any], tuple[PyJWK, JWKSCache | str]] = {}
+        self._key_verifiers_lock = threading.Lock()
+
+    def _overridden(self, names: tuple[str, ...] = _LOOKUP_METHODS) -> bool:
+        """Whether one of these methods is not ours (or PyJWT's, for those we inherit).
+
+        Checked at each call, so that a subclass, a ``mock.patch.object`` on this class or
+        on ``jwt.PyJWKClient``, or an attribute set on the instance after construction are
+        all honoured. Same lookup as ``inspect.getattr_static`` (the class's MRO, then the
+        instance's ``__dict__``), without its cost.
+        """
+        mro = type(self).__mro__
+        for name in names:
+            found: object = _MISSING
+            for klass in mro:
+                found = klass.__dict__.get(name, _MISSING)
+                if found is not _MISSING:
+                    break
+            if found is not _ORIGINALS[name]:
+                return True
+        own = self.__dict__
+        for name in names:
+            value = own.get(name, _MISSING)
+            if value is not _MISSING and (
+                name != "get_signing_key" or value is not self._lru_wrapper
+            ):
+                return True
+        return False
 
     def __repr__(self) -> str:
         cache = self.jwk_set_cache
@@ -209,7 +284,7 @@ class PyJWKClient(_PyJWTClient):
             jwt.PyJWKClientConnectionError: the JWK Set could not be fetched.
             jwt.PyJWKClientError: the endpoint returned no signing keys or no JSON object.
         """
-        if not self._fast:
+        if self._overridden():
             return super().get_signing_key(kid)
         key = self._lookup(kid)[1]
         if key is None:
@@ -219,9 +294,10 @@ class PyJWKClient(_PyJWTClient):
     def get_signing_key_from_jwt(self, token: str | bytes) -> PyJWK:
         """The signing key a token's ``kid`` header selects (the token is not verified).
 
-        A token whose ``kid`` is a key of the last fetched set is looked up by its header
-        alone; any other token is first parsed in full, as PyJWT does, so that a malformed
-        token raises ``jwt.DecodeError`` without reaching the network.
+        The token is checked as PyJWT checks it (three base64url segments, JSON object
+        header and payload, no unsupported ``crit``), in Rust; a malformed token raises
+        PyJWT's ``jwt.DecodeError`` (or ``jwt.InvalidTokenError``) without reaching the
+        network.
 
         Args:
             token: The encoded JWT.
@@ -235,11 +311,11 @@ class PyJWKClient(_PyJWTClient):
             jwt.PyJWKClientConnectionError: the JWK Set could not be fetched.
         """
         index = self._index
-        if index is not None and self._fast:
+        if index is not None and not self._overridden():
             try:
-                kid = unverified_kid(token)
+                kid = checked_kid(token)
             except PyJWTError:
-                pass  # PyJWT's parse below raises its own error for this token
+                pass  # PyJWT's parse below raises its own error (and message) for this token
             else:
                 key = index.keys.get(kid)
                 if key is not None and kid is not None:
@@ -271,6 +347,12 @@ class PyJWKClient(_PyJWTClient):
         unknown ``kid`` refreshes the set once, under the same cooldown as
         :meth:`get_signing_key`. ``cache_keys`` does not apply: keys come from the current
         set, so a key the issuer removed stops verifying when the set is fetched again.
+        A key that states no ``alg`` verifies its type's default algorithm only (RS256), as
+        in PyJWT.
+
+        When a lookup method or ``get_signing_key_from_jwt`` is overridden, the key is the
+        one ``get_signing_key_from_jwt(token)`` returns (``cache_keys`` then applies), and
+        only that key can verify the token.
 
         Args:
             token: The encoded JWT.
@@ -300,6 +382,8 @@ class PyJWKClient(_PyJWTClient):
         }
         if options is not None and not isinstance(options, dict):
             kwargs["options"] = dict(options)
+        if self._overridden(_DECODE_METHODS):
+            return self._decode_with_key(token, kwargs)
         index = self._index
         cache = self.jwk_set_cache
         if index is None or cache is None or cache.get() is not index.source:
@@ -310,7 +394,9 @@ class PyJWKClient(_PyJWTClient):
         except SigningKeyNotFoundError:
             pass
         kid = unverified_kid(token)
-        index, key = self._lookup(kid)
+        # Without the JWK Set cache the index was fetched just now: look in it first, as
+        # PyJWT's get_signing_key does with the set it fetched (one fetch, not two).
+        index, key = self._lookup(kid, index if cache is None else None)
         if key is None:
             raise _not_found(kid)
         try:
@@ -319,10 +405,44 @@ class PyJWKClient(_PyJWTClient):
             reason = index.unusable(kid)
             if reason is None:
                 raise
-            raise SigningKeyNotFoundError(
-                f'Unable to find a signing key that matches: "{kid}" (PyJWKClient.decode '
-                f"cannot use it: {reason})"
-            ) from error
+            raise _not_usable(kid, reason) from error
+
+    def _decode_with_key(self, token: str | bytes, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``decode`` with the key ``get_signing_key_from_jwt`` returns, and that key only."""
+        key = self.get_signing_key_from_jwt(token)
+        kid = checked_kid(token)
+        verifier = self._key_verifier(key, kid)
+        if isinstance(verifier, str):  # a new exception each time: no traceback growth
+            raise PyJWKSetError(verifier)
+        try:
+            return verifier.decode(token, **kwargs)
+        except SigningKeyNotFoundError as error:
+            for skipped in verifier.skipped:
+                raise _not_usable(kid, str(skipped["reason"])) from error
+            raise
+
+    def _key_verifier(self, key: PyJWK, kid: str | None) -> JWKSCache | str:
+        """A ``JWKSCache`` over this one key, under the token's ``kid`` (or why not)."""
+        cache_key = (id(key), kid)
+        entry = self._key_verifiers.get(cache_key)
+        if entry is not None and entry[0] is key:
+            return entry[1]
+        document = _document(key, kid)
+        algorithm = document["alg"]
+        verifier: JWKSCache | str
+        try:
+            verifier = JWKSCache.from_jwks(
+                {"keys": [document]},
+                algorithms=[algorithm] if algorithm in _RUST_ALGORITHMS else None,
+            )
+        except PyJWKSetError as error:
+            verifier = _rsa_only(error)
+        with self._key_verifiers_lock:
+            if len(self._key_verifiers) >= _MAX_KEY_VERIFIERS:
+                self._key_verifiers.clear()
+            # The key is kept with its verifier, so its id is not reused meanwhile.
+            self._key_verifiers[cache_key] = (key, verifier)
+        return verifier
 
     def _current(self, refresh: bool = False) -> _KeyIndex:
         """The index of the set ``get_jwk_set`` returns (fetching as PyJWT would)."""
@@ -333,10 +453,16 @@ class PyJWKClient(_PyJWTClient):
             self._index = index
         return index
 
-    def _lookup(self, kid: object) -> tuple[_KeyIndex, PyJWK | None]:
-        """PyJWT 2.15's ``get_signing_key``, over the index: the key, or ``None``."""
+    def _lookup(
+        self, kid: object, index: _KeyIndex | None = None
+    ) -> tuple[_KeyIndex, PyJWK | None]:
+        """PyJWT 2.15's ``get_signing_key``, over the index: the key, or ``None``.
+
+        ``index``: the set to look in first (default: the one ``get_jwk_set`` returns).
+        """
         with self._client_lock:
-            index = self._current()
+            if index is None:
+                index = self._current()
             key = index.get(kid)
             if key is None:
                 last_fetch = self._last_successful_fetch
@@ -350,3 +476,9 @@ class PyJWKClient(_PyJWTClient):
                     self._last_successful_fetch = time.monotonic()
                     key = index.get(kid)
             return index, key
+
+
+# Ours, for the methods we define (the others are PyJWT's, recorded above).
+_ORIGINALS.update(
+    (name, PyJWKClient.__dict__[name]) for name in _DECODE_METHODS if name in PyJWKClient.__dict__
+)
