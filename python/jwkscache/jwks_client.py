@@ -58,10 +58,11 @@ _LOOKUP_METHODS = (
 # decode() also honours an overridden get_signing_key_from_jwt.
 _DECODE_METHODS = (*_LOOKUP_METHODS, "get_signing_key_from_jwt")
 
-# PyJWT's own attributes, recorded at import (before any test patches them); ours are added
-# after the class below. Compared by identity at each call: see PyJWKClient._overridden.
+# PyJWT's own attributes as the class returns them (a staticmethod's function), recorded at
+# import (before any test patches them); ours are added after the class below. Compared by
+# identity at each call: see PyJWKClient._overridden.
 _ORIGINALS: dict[str, object] = {
-    name: _PyJWTClient.__dict__[name] for name in _DECODE_METHODS if name in _PyJWTClient.__dict__
+    name: getattr(_PyJWTClient, name) for name in _DECODE_METHODS if name in _PyJWTClient.__dict__
 }
 # PyJWT's key filter (use "sig" or absent, a kid), as a plain function.
 _pyjwt_signing_keys = _PyJWTClient.__dict__["_get_signing_keys_from_jwk_set"].__func__
@@ -235,17 +236,13 @@ class PyJWKClient(_PyJWTClient):
 
         Checked at each call, so that a subclass, a ``mock.patch.object`` on this class or
         on ``jwt.PyJWKClient``, or an attribute set on the instance after construction are
-        all honoured. Same lookup as ``inspect.getattr_static`` (the class's MRO, then the
-        instance's ``__dict__``), without its cost.
+        all honoured. The class attribute is read with ``getattr`` on the class (these are
+        plain functions, which a class returns as themselves; CPython caches the lookup),
+        then the instance's ``__dict__`` is checked.
         """
-        mro = type(self).__mro__
+        klass = type(self)
         for name in names:
-            found: object = _MISSING
-            for klass in mro:
-                found = klass.__dict__.get(name, _MISSING)
-                if found is not _MISSING:
-                    break
-            if found is not _ORIGINALS[name]:
+            if getattr(klass, name, _MISSING) is not _ORIGINALS[name]:
                 return True
         own = self.__dict__
         for name in names:
@@ -480,5 +477,5 @@ class PyJWKClient(_PyJWTClient):
 
 # Ours, for the methods we define (the others are PyJWT's, recorded above).
 _ORIGINALS.update(
-    (name, PyJWKClient.__dict__[name]) for name in _DECODE_METHODS if name in PyJWKClient.__dict__
+    (name, getattr(PyJWKClient, name)) for name in _DECODE_METHODS if name in PyJWKClient.__dict__
 )

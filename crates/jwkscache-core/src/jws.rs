@@ -227,16 +227,64 @@ pub fn unverified_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
 /// base64url in each, header and payload JSON objects, no unsupported
 /// `crit`. Not verified. For the PyJWT drop-in's key lookup.
 pub fn checked_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
-    let parsed = Token::parse(token, max_len)?;
-    if let Some(crit) = parsed.header.get("crit") {
+    // The same checks as Token::parse + claims(), without building the header
+    // map or the claims: this runs on every lookup of the PyJWT drop-in.
+    #[derive(serde::Deserialize)]
+    struct Header {
+        kid: Option<Value>,
+        crit: Option<Value>,
+    }
+    if token.len() > max_len {
+        return Err(Error::decode(format!(
+            "Invalid token: {} bytes is over the {max_len}-byte limit",
+            token.len()
+        )));
+    }
+    let mut segments = token.split(|&b| b == b'.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (segments.next(), segments.next(), segments.next(), segments.next())
+    else {
+        let count = token.split(|&b| b == b'.').count();
+        return Err(if count < 3 {
+            Error::decode("Not enough segments")
+        } else {
+            Error::decode(format!("Invalid token: a compact JWS has 3 segments, this one has {count}"))
+        });
+    };
+    let header = b64("header", header)?;
+    let payload = b64("payload", payload)?;
+    b64("crypto", signature)?;
+    if header.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::decode("Invalid header string: must be a json object"));
+    }
+    let header: Header =
+        serde_json::from_slice(&header).map_err(|e| Error::decode(format!("Invalid header string: {e}")))?;
+    if let Some(crit) = header.crit {
         let first = crit.as_array().and_then(|list| list.first()).and_then(Value::as_str);
         return Err(match first {
             Some(ext) => Error::InvalidToken(format!("Unsupported critical extension: {ext}")),
             None => Error::InvalidToken("Invalid 'crit' header: must be a non-empty list".into()),
         });
     }
-    parsed.claims()?;
-    Ok(parsed.kid()?.map(str::to_owned))
+    check_claims_syntax(&payload)?;
+    match header.kid {
+        None => Ok(None),
+        Some(Value::String(kid)) => Ok(Some(kid)),
+        Some(_) => Err(Error::InvalidToken("Key ID header parameter must be a string".into())),
+    }
+}
+
+/// Checks a payload is a JSON object (as [`parse_claims`] would accept)
+/// without building it: UTF-8, then a syntax-only parse.
+fn check_claims_syntax(payload: &[u8]) -> Result<()> {
+    let text = std::str::from_utf8(payload)
+        .map_err(|e| Error::decode(format!("Invalid payload string: not UTF-8 ({e})")))?;
+    if !text.trim_start().starts_with('{') {
+        return Err(Error::decode("Invalid payload string: must be a json object"));
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map(drop)
+        .map_err(|e| Error::decode(format!("Invalid payload string: {e}")))
 }
 
 /// Parses a payload as a JSON object, with PyJWT's messages.
@@ -382,6 +430,33 @@ mod tests {
         let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
         let bad = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(nested));
         assert!(matches!(check(&set, &bad), Err(Error::Decode(_))));
+    }
+
+    #[test]
+    fn checked_kid_is_as_strict_as_pyjwt_parse() {
+        let (_, token) = a2();
+        assert_eq!(checked_kid(token.as_bytes(), DEFAULT_MAX_TOKEN_BYTES), Ok(None));
+        let (_, rest) = token.split_once('.').unwrap();
+        let sig = rest.rsplit_once('.').unwrap().1;
+        let enc = |text: &[u8]| URL_SAFE_NO_PAD.encode(text);
+        let with =
+            |header: &str, payload: &[u8]| format!("{}.{}.{sig}", enc(header.as_bytes()), enc(payload));
+        let ok = with(r#"{"alg":"RS256","kid":"k"}"#, b"{}");
+        assert_eq!(checked_kid(ok.as_bytes(), DEFAULT_MAX_TOKEN_BYTES), Ok(Some("k".into())));
+        for (bad, needle) in [
+            (with(r#"{"alg":"RS256","crit":["b64"]}"#, b"{}"), "Unsupported critical extension: b64"),
+            (with(r#"{"kid":7}"#, b"{}"), "must be a string"),
+            (with(r#"["kid"]"#, b"{}"), "must be a json object"),
+            (with("{}", b"[1]"), "must be a json object"),
+            (with("{}", b"{\"a\": 1"), "Invalid payload string"),
+            (with("{}", b"{\"a\": \"\xff\"}"), "not UTF-8"),
+            (format!("{ok}\n"), "Invalid crypto padding"),
+            (format!("{ok}.x"), "3 segments"),
+            ("a.b".into(), "Not enough segments"),
+        ] {
+            let err = checked_kid(bad.as_bytes(), DEFAULT_MAX_TOKEN_BYTES).unwrap_err();
+            assert!(err.to_string().contains(needle), "{bad:.30}: {err}");
+        }
     }
 
     #[test]
