@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import re
-import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
 import jwkscache
+from _plugin import plugin_args
 from _readme import section
 
 pytest_plugins = ["pytester"]
 
-PLUGIN = "jwkscache.testing.pytest_plugin"
 
 DOC_TEXT = section("Testing your service")
 # A fenced python block whose first line names the file it is: "# test_service.py".
 BLOCK = re.compile(r"^```python\n# (?P<name>[\w/]+\.py)\n(?P<body>.*?)^```$", re.M | re.S)
-
-
-def plugin_args() -> list[str]:
-    """``-p`` for the plugin, unless the installed ``pytest11`` entry point loads it already."""
-    if sys.version_info >= (3, 10):
-        group = entry_points(group="pytest11")
-    else:  # pragma: no cover - Python 3.9's entry_points() is a dict
-        group = entry_points().get("pytest11", [])
-    installed = any(ep.value == PLUGIN for ep in group)
-    return ["-W", "error"] + ([] if installed else ["-p", PLUGIN])
 
 
 def cache_fetches_urls() -> bool:

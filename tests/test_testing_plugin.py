@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from importlib.metadata import entry_points
-
 import pytest
 
+from _plugin import plugin_args
+
 pytest_plugins = ["pytester"]
-
-PLUGIN = "jwkscache.testing.pytest_plugin"
-
-
-def plugin_args() -> list[str]:
-    """``-p`` for the plugin, unless the installed ``pytest11`` entry point loads it already."""
-    if sys.version_info >= (3, 10):
-        group = entry_points(group="pytest11")
-    else:  # pragma: no cover - Python 3.9's entry_points() is a dict
-        group = entry_points().get("pytest11", [])
-    installed = any(ep.value == PLUGIN for ep in group)
-    return ["-W", "error"] + ([] if installed else ["-p", PLUGIN])
 
 
 def test_fixtures_are_listed(pytester: pytest.Pytester) -> None:

@@ -33,23 +33,7 @@ pub struct Token<'a> {
 impl<'a> Token<'a> {
     /// Splits and decodes `token` (at most `max_len` bytes).
     pub fn parse(token: &'a [u8], max_len: usize) -> Result<Self> {
-        if token.len() > max_len {
-            return Err(Error::decode(format!(
-                "Invalid token: {} bytes is over the {max_len}-byte limit",
-                token.len()
-            )));
-        }
-        let mut segments = token.split(|&b| b == b'.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (segments.next(), segments.next(), segments.next(), segments.next())
-        else {
-            let count = token.split(|&b| b == b'.').count();
-            return Err(if count < 3 {
-                Error::decode("Not enough segments")
-            } else {
-                Error::decode(format!("Invalid token: a compact JWS has 3 segments, this one has {count}"))
-            });
-        };
+        let (header, payload, signature) = split(token, max_len)?;
         let signing_input = &token[..header.len() + 1 + payload.len()];
         let header_bytes = b64("header", header)?;
         let payload = b64("payload", payload)?;
@@ -234,23 +218,7 @@ pub fn checked_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
         kid: Option<Value>,
         crit: Option<Value>,
     }
-    if token.len() > max_len {
-        return Err(Error::decode(format!(
-            "Invalid token: {} bytes is over the {max_len}-byte limit",
-            token.len()
-        )));
-    }
-    let mut segments = token.split(|&b| b == b'.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (segments.next(), segments.next(), segments.next(), segments.next())
-    else {
-        let count = token.split(|&b| b == b'.').count();
-        return Err(if count < 3 {
-            Error::decode("Not enough segments")
-        } else {
-            Error::decode(format!("Invalid token: a compact JWS has 3 segments, this one has {count}"))
-        });
-    };
+    let (header, payload, signature) = split(token, max_len)?;
     let header = b64("header", header)?;
     let payload = b64("payload", payload)?;
     b64("crypto", signature)?;
@@ -313,6 +281,28 @@ pub fn allow_list<S: AsRef<str>>(algorithms: &[S]) -> Result<Vec<Alg>> {
             })
         })
         .collect()
+}
+
+/// The three segments of a compact JWS of at most `max_len` bytes.
+fn split(token: &[u8], max_len: usize) -> Result<(&[u8], &[u8], &[u8])> {
+    if token.len() > max_len {
+        return Err(Error::decode(format!(
+            "Invalid token: {} bytes is over the {max_len}-byte limit",
+            token.len()
+        )));
+    }
+    let mut segments = token.split(|&b| b == b'.');
+    match (segments.next(), segments.next(), segments.next(), segments.next()) {
+        (Some(header), Some(payload), Some(signature), None) => Ok((header, payload, signature)),
+        _ => {
+            let count = token.split(|&b| b == b'.').count();
+            Err(if count < 3 {
+                Error::decode("Not enough segments")
+            } else {
+                Error::decode(format!("Invalid token: a compact JWS has 3 segments, this one has {count}"))
+            })
+        }
+    }
 }
 
 fn b64(name: &str, segment: &[u8]) -> Result<Vec<u8>> {
