@@ -320,8 +320,9 @@ impl Client {
             match self.find_key(kid, allow_io)? {
                 Some(key) => Ok(key),
                 None => {
+                    // Stops verify_token here; the flag, not this error, is the answer.
                     needs_io = true;
-                    Err(Error::Fetch(String::new()))
+                    Err(Error::Fetch("a fetch is due".into()))
                 }
             }
         });
