@@ -14,7 +14,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
 use crate::py_args::{config, document_bytes, fetch_config, now, token_bytes, validation};
 use crate::py_errors::IntoPyResult;
-use crate::py_json::{claims_to_py, object_to_py};
+use crate::py_json::{claims_to_py, json_to_py, object_to_py};
 use crate::py_signing_key::SigningKey;
 
 /// A JWK Set, fetched and kept fresh (or fixed), and the rules to verify
@@ -196,7 +196,7 @@ impl PyJwksCache {
         validation.validate(&verified.claims, now()).py()?;
         let result = PyDict::new(py);
         result.set_item("header", object_to_py(py, &verified.header)?)?;
-        result.set_item("payload", object_to_py(py, &verified.claims)?)?;
+        result.set_item("payload", json_to_py(py, verified.claims.json())?)?;
         result.set_item("signature", PyBytes::new(py, &verified.signature))?;
         Ok(result)
     }

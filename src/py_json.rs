@@ -1,22 +1,32 @@
-//! JSON values (claims, headers) -> Python objects, types kept.
+//! JSON -> Python objects, types kept.
 //!
-//! Integers stay exact however large (serde_json keeps their digits);
-//! nesting is bounded by serde_json's recursion limit (128) at parse time.
+//! Claims go from the payload's JSON text straight into Python objects, in
+//! one pass with no intermediate tree ([`json_to_py`]); headers, small and
+//! already parsed, are converted from their values ([`object_to_py`]).
+//! Integers stay exact however large; nesting is bounded by serde_json's
+//! recursion limit (128).
 
+use std::cell::RefCell;
+use std::fmt;
+
+use jwkscache_core::errors::Error;
 use jwkscache_core::jws::Verified;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
+
+use crate::py_errors::IntoPyResult;
 
 /// A new claims dict for a verified token. On a verified-token cache hit the
 /// token keeps a template dict, and each caller gets a copy of it (new dicts
-/// and lists, the immutable leaves shared): cheaper than building from JSON
-/// values, and no caller ever sees another's dict.
+/// and lists, the immutable leaves shared): cheaper than building from JSON,
+/// and no caller ever sees another's dict.
 pub fn claims_to_py<'py>(py: Python<'py>, verified: &Verified, hit: bool) -> PyResult<Bound<'py, PyDict>> {
     if let Some(template) = verified.attachment.get().and_then(|a| a.downcast_ref::<Py<PyDict>>()) {
         return copy_dict(template.bind(py));
     }
-    let claims = object_to_py(py, &verified.claims)?;
+    let claims = json_to_py(py, verified.claims.json())?.cast_into::<PyDict>()?;
     if hit {
         let template = copy_dict(&claims)?.unbind();
         // Another thread may have set it first: either template is right.
@@ -24,6 +34,166 @@ pub fn claims_to_py<'py>(py: Python<'py>, verified: &Verified, hit: bool) -> PyR
     }
     Ok(claims)
 }
+
+/// JSON text (already checked by `Claims::parse`) as new Python objects.
+pub fn json_to_py<'py>(py: Python<'py>, json: &str) -> PyResult<Bound<'py, PyAny>> {
+    let failed = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    match (PySeed { py, failed: &failed }).deserialize(&mut deserializer) {
+        Ok(object) => Ok(object),
+        // A Python error (MemoryError, say) comes back as itself.
+        Err(_) if failed.borrow().is_some() => Err(failed.into_inner().expect("checked")),
+        Err(e) => Err(Error::Decode(format!("Invalid payload string: {e}"))).py(),
+    }
+}
+
+/// Builds one JSON value as a Python object; a Python error is kept in
+/// `failed` (serde errors carry only text).
+#[derive(Clone, Copy)]
+struct PySeed<'a, 'py> {
+    py: Python<'py>,
+    failed: &'a RefCell<Option<PyErr>>,
+}
+
+impl<'py> PySeed<'_, 'py> {
+    fn keep<T, E: de::Error>(self, result: PyResult<T>) -> Result<T, E> {
+        result.map_err(|err| {
+            *self.failed.borrow_mut() = Some(err);
+            E::custom("Python error")
+        })
+    }
+
+    /// A number serde_json hands over as text: a float, or an integer
+    /// beyond 64 bits (Python's int() parses it exactly).
+    fn number<E: de::Error>(self, text: &str) -> Result<Bound<'py, PyAny>, E> {
+        if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+            return self.keep(self.py.get_type::<PyInt>().call1((text,)));
+        }
+        let value = text.parse::<f64>().map_err(|_| E::custom(format_args!("invalid number {text:?}")))?;
+        Ok(PyFloat::new(self.py, value).into_any())
+    }
+}
+
+impl<'de, 'py> DeserializeSeed<'de> for PySeed<'_, 'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, 'py> Visitor<'de> for PySeed<'_, 'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(self.py.None().into_bound(self.py))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(PyBool::new(self.py, v).to_owned().into_any())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.keep(v.into_pyobject(self.py).map(Bound::into_any).map_err(Into::into))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.keep(v.into_pyobject(self.py).map(Bound::into_any).map_err(Into::into))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(PyFloat::new(self.py, v).into_any())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(PyString::new(self.py, v).into_any())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let list = PyList::empty(self.py);
+        while let Some(item) = seq.next_element_seed(self)? {
+            self.keep(list.append(item))?;
+        }
+        Ok(list.into_any())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let dict = PyDict::new(self.py);
+        let mut first = true;
+        while let Some(key) = map.next_key_seed(KeySeed { py: self.py, first })? {
+            let Some(key) = key else {
+                // With arbitrary_precision, serde_json hands a float or a big
+                // integer over as a one-entry map under its private key (its
+                // own Value reads such a map as a number too).
+                return map.next_value_seed(NumberSeed(self));
+            };
+            first = false;
+            let value = map.next_value_seed(self)?;
+            self.keep(dict.set_item(key, value))?;
+        }
+        Ok(dict.into_any())
+    }
+}
+
+/// A dict key as a Python str; `None` for serde_json's number marker (only
+/// looked for as an object's first key).
+struct KeySeed<'py> {
+    py: Python<'py>,
+    first: bool,
+}
+
+impl<'de, 'py> DeserializeSeed<'de> for KeySeed<'py> {
+    type Value = Option<Bound<'py, PyString>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'py> Visitor<'_> for KeySeed<'py> {
+    type Value = Option<Bound<'py, PyString>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        if self.first && v == NUMBER_TOKEN {
+            return Ok(None);
+        }
+        Ok(Some(PyString::new(self.py, v)))
+    }
+}
+
+/// The text of a number serde_json hands over as a string.
+struct NumberSeed<'a, 'py>(PySeed<'a, 'py>);
+
+impl<'de, 'py> DeserializeSeed<'de> for NumberSeed<'_, 'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'py> Visitor<'_> for NumberSeed<'_, 'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        self.0.number(v)
+    }
+}
+
+/// serde_json's private key for a number given as text (arbitrary_precision).
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 fn copy_dict<'py>(dict: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
     let copy = PyDict::new(dict.py());

@@ -15,12 +15,12 @@ use std::sync::{Arc, LazyLock};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use divan::{black_box, Bencher};
-use jwkscache_core::claims::Validation;
+use jwkscache_core::claims::{Claims, Validation};
 use jwkscache_core::jwk::{Jwk, JwkSet};
 use jwkscache_core::jws::{Token, Verified, DEFAULT_MAX_TOKEN_BYTES};
 use jwkscache_core::verify::{Alg, RsaPublicKey};
 use jwkscache_core::{jws as pipeline, Result};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 #[cfg(not(feature = "ring"))]
 use aws_lc_rs::{rand::SystemRandom, signature};
@@ -44,9 +44,9 @@ struct Inputs {
     jwks: Vec<u8>,
     set: JwkSet,
     token: String,
-    /// The token's payload, decoded (what `parse_claims` sees).
+    /// The token's payload, decoded (what `Claims::parse` sees).
     payload: Vec<u8>,
-    claims: Map<String, Value>,
+    claims: Claims,
     validation: Validation,
     /// The signing input and decoded signature, for the bare RSA check.
     signing_input: Vec<u8>,
@@ -125,13 +125,13 @@ impl Inputs {
             issuer: Some(vec![ISSUER.into()]),
             ..Validation::default()
         };
-        let Value::Object(claims) = claims else { unreachable!("built as an object") };
+        let payload = serde_json::to_vec(&claims).expect("claims serialize");
         Self {
             jwks,
             set,
             token,
-            payload: serde_json::to_vec(&claims).expect("claims serialize"),
-            claims,
+            claims: Claims::parse(payload.clone()).expect("the bench claims parse"),
+            payload,
             validation,
             signing_input: signing_input.into_bytes(),
             signature,
@@ -210,14 +210,19 @@ mod jws {
 
 /// The payload: JSON parse and registered-claim validation.
 mod claims {
-    use super::{black_box, INPUTS, NOW};
-    use jwkscache_core::jws;
+    use super::{black_box, Claims, INPUTS, NOW};
     use serde_json::{Map, Value};
 
-    /// `jws::parse_claims`: the payload JSON into a map.
+    /// `Claims::parse`: UTF-8 and JSON syntax checked, registered claims parsed.
     #[divan::bench]
-    fn parse() -> Map<String, Value> {
-        jws::parse_claims(black_box(&INPUTS.payload)).unwrap()
+    fn parse() -> Claims {
+        Claims::parse(black_box(INPUTS.payload.clone())).unwrap()
+    }
+
+    /// `Claims::map`: every claim as a map (built only on demand).
+    #[divan::bench]
+    fn parse_all() -> Map<String, Value> {
+        serde_json::from_slice(black_box(&INPUTS.payload)).unwrap()
     }
 
     /// `Validation::validate`: require, iat/nbf/exp, iss, aud list, sub, jti.

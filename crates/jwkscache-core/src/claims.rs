@@ -1,11 +1,133 @@
-//! Registered-claim validation with PyJWT's semantics, order and messages.
+//! A token's claims, and their validation with PyJWT's semantics, order and
+//! messages.
 //!
 //! Differences from PyJWT, on purpose: a NumericDate must be a JSON number
 //! (PyJWT also takes numeric strings and booleans through `int()`).
 
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::errors::{Error, Result};
+
+/// The registered claims validation reads, in [`Claims`]' slot order.
+const REGISTERED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
+/// A token's claims: the payload's JSON text, checked to be one JSON object,
+/// with the registered claims parsed out of it for validation.
+///
+/// The whole object is built only when asked for ([`Claims::map`]): the
+/// Python bindings build their dict straight from [`Claims::json`], so a
+/// decode parses the payload into no intermediate tree.
+pub struct Claims {
+    json: String,
+    registered: [Option<Value>; REGISTERED.len()],
+    map: OnceLock<Map<String, Value>>,
+}
+
+impl Claims {
+    /// Checks a payload is UTF-8 holding one JSON object, with PyJWT's
+    /// messages, and parses its registered claims (a key given twice: the
+    /// last wins, as in `json.loads`).
+    pub fn parse(payload: Vec<u8>) -> Result<Self> {
+        let json = String::from_utf8(payload)
+            .map_err(|e| Error::decode(format!("Invalid payload string: not UTF-8 ({})", e.utf8_error())))?;
+        if !json.trim_start().starts_with('{') {
+            return Err(Error::decode("Invalid payload string: must be a json object"));
+        }
+        let mut registered = Default::default();
+        let mut deserializer = serde_json::Deserializer::from_str(&json);
+        RegisteredSeed(&mut registered)
+            .deserialize(&mut deserializer)
+            .and_then(|()| deserializer.end())
+            .map_err(|e| Error::decode(format!("Invalid payload string: {e}")))?;
+        Ok(Self { json, registered, map: OnceLock::new() })
+    }
+
+    /// The payload's JSON text (one object).
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// One claim's value.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        match REGISTERED.iter().position(|r| *r == name) {
+            Some(slot) => self.registered[slot].as_ref(),
+            None => self.map().get(name),
+        }
+    }
+
+    /// Every claim, parsed on first use.
+    pub fn map(&self) -> &Map<String, Value> {
+        // `parse` checked this very text is one JSON object, so this parse
+        // succeeds; were it ever to fail, the map is empty and a `require`d
+        // claim is missing (fail closed).
+        self.map.get_or_init(|| serde_json::from_str(&self.json).unwrap_or_default())
+    }
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.json)
+    }
+}
+
+/// Fills the registered-claim slots from a JSON object, skipping the rest.
+struct RegisteredSeed<'a>(&'a mut [Option<Value>; REGISTERED.len()]);
+
+impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RegisteredSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        while let Some(slot) = map.next_key_seed(SlotOf)? {
+            match slot {
+                Some(slot) => self.0[slot] = Some(map.next_value()?),
+                None => drop(map.next_value::<IgnoredAny>()?),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A key's registered-claim slot, if it has one (no allocation).
+struct SlotOf;
+
+impl<'de> DeserializeSeed<'de> for SlotOf {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for SlotOf {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a claim name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> std::result::Result<Option<usize>, E> {
+        Ok(REGISTERED.iter().position(|r| *r == key))
+    }
+}
 
 /// What to check, with PyJWT's option names. `Default` is PyJWT's default.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +178,7 @@ impl Default for Validation {
 
 impl Validation {
     /// Checks `claims` at time `now` (seconds since the Unix epoch).
-    pub fn validate(&self, claims: &Map<String, Value>, now: f64) -> Result<()> {
+    pub fn validate(&self, claims: &Claims, now: f64) -> Result<()> {
         for claim in &self.require {
             if claims.get(claim).is_none_or(Value::is_null) {
                 return Err(Error::MissingClaim(claim.clone()));
@@ -111,7 +233,7 @@ impl Validation {
         Ok(())
     }
 
-    fn check_issuer(&self, claims: &Map<String, Value>) -> Result<()> {
+    fn check_issuer(&self, claims: &Claims) -> Result<()> {
         let Some(expected) = &self.issuer else {
             return Ok(());
         };
@@ -123,7 +245,7 @@ impl Validation {
         }
     }
 
-    fn check_audience(&self, claims: &Map<String, Value>) -> Result<()> {
+    fn check_audience(&self, claims: &Claims) -> Result<()> {
         let present = claims.get("aud").filter(|aud| !is_falsy(aud));
         let Some(expected) = &self.audience else {
             return match present {
@@ -190,9 +312,10 @@ mod tests {
 
     const NOW: f64 = 1_700_000_000.0;
 
-    fn claims(value: Value) -> Map<String, Value> {
-        let Value::Object(map) = value else { panic!("not an object") };
-        map
+    #[allow(clippy::needless_pass_by_value)] // called with json!(...) literals
+    fn claims(value: Value) -> Claims {
+        assert!(value.is_object());
+        Claims::parse(value.to_string().into_bytes()).unwrap()
     }
 
     #[test]
@@ -226,8 +349,8 @@ mod tests {
         assert!(matches!(v.validate(&claims(json!({"iat": "x"})), NOW), Err(Error::InvalidIssuedAt(_))));
         assert!(matches!(v.validate(&claims(json!({"nbf": null})), NOW), Err(Error::Decode(_))));
         // A huge integer is a very late date, not an error.
-        let huge: Value = serde_json::from_str(r#"{"exp": 123456789012345678901234567890}"#).unwrap();
-        assert!(v.validate(&claims(huge), NOW).is_ok());
+        let huge = Claims::parse(br#"{"exp": 123456789012345678901234567890}"#.to_vec()).unwrap();
+        assert!(v.validate(&huge, NOW).is_ok());
     }
 
     #[test]
@@ -291,5 +414,40 @@ mod tests {
             v.validate(&claims(json!({"exp": NOW + 9.0, "sub": null})), NOW),
             Err(Error::MissingClaim("sub".into()))
         );
+    }
+
+    #[test]
+    fn claims_parse_checks_the_whole_object() {
+        let parsed =
+            Claims::parse(br#" {"exp": 1, "x": {"deep": [1, "a"]}, "\u0065xp": 2, "sub": "s"}"#.to_vec())
+                .unwrap();
+        // An escaped key is the same claim; a key given twice: the last wins.
+        assert_eq!(parsed.get("exp"), Some(&json!(2)));
+        assert_eq!(parsed.get("x"), Some(&json!({"deep": [1, "a"]})));
+        assert_eq!(parsed.get("sub"), Some(&json!("s")));
+        assert_eq!(parsed.get("iss"), None);
+        assert_eq!(parsed.map().len(), 3);
+        assert!(parsed.json().starts_with(" {"));
+        let rejects = |payload: &[u8], start: &str| match Claims::parse(payload.to_vec()) {
+            Err(Error::Decode(message)) => assert!(message.starts_with(start), "{message}"),
+            other => panic!("{payload:?}: {other:?}"),
+        };
+        rejects(b"[1]", "Invalid payload string: must be a json object");
+        rejects(b"\"x\"", "Invalid payload string: must be a json object");
+        rejects(b"{\"a\": 1} x", "Invalid payload string: trailing characters");
+        rejects(b"{\"a\": }", "Invalid payload string");
+        rejects(b"{\"a\": \"\xff\"}", "Invalid payload string: not UTF-8");
+        rejects(b"{\"a\": {\"b\": [1, {\"c\": nul}]}}", "Invalid payload string");
+    }
+
+    #[test]
+    fn require_reaches_unregistered_claims() {
+        let v = Validation { require: vec!["tenant".into()], ..Validation::default() };
+        assert!(v.validate(&claims(json!({"tenant": "t1"})), NOW).is_ok());
+        assert_eq!(
+            v.validate(&claims(json!({"tenant": null})), NOW),
+            Err(Error::MissingClaim("tenant".into()))
+        );
+        assert_eq!(v.validate(&claims(json!({})), NOW), Err(Error::MissingClaim("tenant".into())));
     }
 }

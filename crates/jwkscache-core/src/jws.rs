@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
 
+use crate::claims::Claims;
 use crate::errors::{Error, Result};
 use crate::jwk::{names, Jwk};
 use crate::verify::Alg;
@@ -98,9 +99,9 @@ impl<'a> Token<'a> {
         key.key.verify(alg, self.signing_input, &self.signature)
     }
 
-    /// The payload as a JSON object (call after [`Token::verify`]).
-    pub fn claims(&self) -> Result<Map<String, Value>> {
-        parse_claims(&self.payload)
+    /// The payload as claims (call after [`Token::verify`]).
+    pub fn claims(&self) -> Result<Claims> {
+        Claims::parse(self.payload.clone())
     }
 
     /// The raw payload bytes (call after [`Token::verify`]).
@@ -114,7 +115,7 @@ pub struct Verified {
     /// The JOSE header.
     pub header: Map<String, Value>,
     /// The claims (not yet validated: see [`crate::claims::Validation`]).
-    pub claims: Map<String, Value>,
+    pub claims: Claims,
     /// The decoded signature bytes.
     pub signature: Vec<u8>,
     /// The token's own `kid` header (which selected the key).
@@ -160,11 +161,11 @@ pub fn verify_token(
     let kid = parsed.kid()?.map(str::to_owned);
     let key = find_key(kid.as_deref())?;
     parsed.verify(alg, &key)?;
-    let claims = parsed.claims()?;
+    let Token { header, payload, signature, .. } = parsed;
     Ok(Verified {
-        header: parsed.header,
-        claims,
-        signature: parsed.signature,
+        header,
+        claims: Claims::parse(payload)?,
+        signature,
         kid,
         key,
         alg,
@@ -191,7 +192,7 @@ pub fn unverified_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
             token.len()
         )));
     }
-    let Some(end) = token.iter().position(|&b| b == b'.') else {
+    let Some(end) = memchr::memchr(b'.', token) else {
         return Err(Error::decode("Not enough segments"));
     };
     let header = match serde_json::from_slice::<Value>(&b64("header", &token[..end])?) {
@@ -242,7 +243,7 @@ pub fn checked_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
     }
 }
 
-/// Checks a payload is a JSON object (as [`parse_claims`] would accept)
+/// Checks a payload is a JSON object (as [`Claims::parse`] would accept)
 /// without building it: UTF-8, then a syntax-only parse.
 fn check_claims_syntax(payload: &[u8]) -> Result<()> {
     let text = std::str::from_utf8(payload)
@@ -253,15 +254,6 @@ fn check_claims_syntax(payload: &[u8]) -> Result<()> {
     serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map(drop)
         .map_err(|e| Error::decode(format!("Invalid payload string: {e}")))
-}
-
-/// Parses a payload as a JSON object, with PyJWT's messages.
-pub fn parse_claims(payload: &[u8]) -> Result<Map<String, Value>> {
-    match serde_json::from_slice::<Value>(payload) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::decode("Invalid payload string: must be a json object")),
-        Err(e) => Err(Error::decode(format!("Invalid payload string: {e}"))),
-    }
 }
 
 /// The algorithms, checked: every name must be one this crate verifies.
@@ -291,16 +283,17 @@ fn split(token: &[u8], max_len: usize) -> Result<(&[u8], &[u8], &[u8])> {
             token.len()
         )));
     }
-    let mut segments = token.split(|&b| b == b'.');
-    match (segments.next(), segments.next(), segments.next(), segments.next()) {
-        (Some(header), Some(payload), Some(signature), None) => Ok((header, payload, signature)),
-        _ => {
-            let count = token.split(|&b| b == b'.').count();
-            Err(if count < 3 {
-                Error::decode("Not enough segments")
-            } else {
-                Error::decode(format!("Invalid token: a compact JWS has 3 segments, this one has {count}"))
-            })
+    // memchr finds the dots with SIMD: a byte-at-a-time split was ~1 µs of
+    // a 1.5 KB token's decode.
+    let mut dots = memchr::memchr_iter(b'.', token);
+    match (dots.next(), dots.next(), dots.next()) {
+        (Some(first), Some(second), None) => {
+            Ok((&token[..first], &token[first + 1..second], &token[second + 1..]))
+        }
+        (None, _, _) | (_, None, _) => Err(Error::decode("Not enough segments")),
+        (Some(_), Some(_), Some(_)) => {
+            let count = memchr::memchr_iter(b'.', token).count() + 1;
+            Err(Error::decode(format!("Invalid token: a compact JWS has 3 segments, this one has {count}")))
         }
     }
 }
@@ -334,7 +327,7 @@ mod tests {
         let alg = token.algorithm(&[Alg::RS256])?;
         let key = set.select(token.kid()?).ok_or_else(|| Error::KeyNotFound("none".into()))?;
         token.verify(alg, key)?;
-        token.claims()
+        token.claims().map(|claims| claims.map().clone())
     }
 
     #[test]

@@ -127,7 +127,7 @@ mod tests {
     fn verified(set: &JwkSet) -> Arc<Verified> {
         Arc::new(Verified {
             header: Map::new(),
-            claims: Map::new(),
+            claims: crate::claims::Claims::parse(b"{}".to_vec()).unwrap(),
             signature: Vec::new(),
             kid: set.keys()[0].kid.clone(),
             key: Arc::clone(&set.keys()[0]),

@@ -1,0 +1,101 @@
+"""Claims reach Python exactly as ``json.loads`` (PyJWT) gives them.
+
+jwkscache builds the claims dict straight from the payload's JSON text (no
+intermediate tree), so the types, order and values are checked here against
+``json.loads`` of the same bytes: on a first decode, on a verified-token cache
+hit (a copy of a kept template), and in ``decode_complete``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+import pytest
+
+import jwkscache
+from conftest import Signer
+from jwkscache import exceptions as exc
+
+NOW = int(time.time())
+
+EXP = f'"exp": {NOW + 600}'
+
+PAYLOADS = {
+    "types": (
+        "{" + EXP + ', "i": -7, "u": 18446744073709551615, "big": 123456789012345678901234567890,'
+        ' "neg_big": -98765432109876543210987654321, "f": 1.5, "e": 1E5, "tiny": 5e-324,'
+        ' "huge": 1.7976931348623157e308, "negzero": -0.0, "t": true, "n": null, "s": "x",'
+        ' "empty": {}, "none": [], "nested": {"a": [1, [2, {"b": null}], {"c": 0.1}]}}'
+    ),
+    "unicode": (
+        "{" + EXP + ', "esc": "tab\\t quote\\" slash\\/ \\u00e9 \\ud83d\\ude00",'
+        ' "raw": "caf\u00e9 \U0001f600", "\\u006bey": "escaped key", "k\u00e9y": 1}'
+    ),
+    "duplicates": "{" + EXP + ', "sub": "first", "x": 1, "sub": "last"}',
+    "order": '{"z": 1, "a": 2, ' + EXP + ', "m": {"y": 1, "b": 2}}',
+}
+
+
+def same(left: Any, right: Any) -> bool:
+    """Equal, with the same types all the way down (1 != 1.0, True != 1), and -0.0 kept."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dict):
+        return list(left) == list(right) and all(same(left[k], right[k]) for k in left)
+    if isinstance(left, list):
+        return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right))
+    if isinstance(left, float):
+        return left == right and math.copysign(1, left) == math.copysign(1, right)
+    return bool(left == right)
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_claims_equal_json_loads(signer: Signer, name: str) -> None:
+    payload = PAYLOADS[name].encode()
+    token = signer.sign_raw(payload)
+    expected = json.loads(payload)
+    cache = jwkscache.JWKSCache.from_jwks({"keys": [signer.jwk]})
+
+    first = cache.decode(token)
+    assert same(first, expected), first
+    hit = cache.decode(token)  # a verified-token cache hit: a copy of the template
+    assert same(hit, expected), hit
+    third = cache.decode(token)
+    assert same(third, expected)
+    assert first is not hit
+    assert hit is not third
+    complete = cache.decode_complete(token)
+    assert same(complete["payload"], expected)
+
+
+def test_a_callers_changes_never_reach_another_caller(signer: Signer) -> None:
+    token = signer.sign_raw(PAYLOADS["types"].encode())
+    cache = jwkscache.JWKSCache.from_jwks({"keys": [signer.jwk]})
+    for _ in range(3):
+        claims = cache.decode(token)
+        assert claims["nested"]["a"][1][1] == {"b": None}
+        claims["nested"]["a"][1][1]["b"] = "changed"
+        claims["nested"]["a"].append("more")
+        claims["empty"]["x"] = 1
+        claims.clear()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"exp": 1, "a": [1, 2,]}',
+        b'{"a": 1} trailing',
+        b'{"a": null, "b": nul}',
+        b'{"a": "' + b"\xc3\x28" + b'"}',
+        b"[1, 2]",
+        b"",
+        b'{"a":' * 200 + b"1" + b"}" * 200,  # nesting past 128 levels: refused
+    ],
+)
+def test_malformed_or_too_deep_payloads_are_decode_errors(signer: Signer, payload: bytes) -> None:
+    cache = jwkscache.JWKSCache.from_jwks({"keys": [signer.jwk]})
+    with pytest.raises(exc.DecodeError, match="Invalid payload string"):
+        cache.decode(signer.sign_raw(payload))
