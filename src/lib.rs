@@ -7,6 +7,7 @@ mod py_args;
 mod py_cache;
 mod py_errors;
 mod py_functions;
+mod py_gil;
 mod py_json;
 mod py_signing_key;
 

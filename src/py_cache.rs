@@ -14,6 +14,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
 use crate::py_args::{config, document_bytes, fetch_config, now, token_bytes, validation};
 use crate::py_errors::IntoPyResult;
+use crate::py_gil::GilPolicy;
 use crate::py_json::{claims_to_py, json_to_py, object_to_py};
 use crate::py_signing_key::SigningKey;
 
@@ -26,9 +27,8 @@ pub struct PyJwksCache {
     issuer: Option<String>,
     /// Where the keys come from, for `__repr__`.
     origin: String,
-    /// Release the GIL around the signature check (off by default: see
-    /// docs/performance.md for the measurements behind it).
-    release_gil: bool,
+    /// When the GIL is released around the signature check.
+    gil: GilPolicy,
 }
 
 #[pymethods]
@@ -38,7 +38,7 @@ impl PyJwksCache {
     #[pyo3(signature = (jwks_uri, /, *, issuer = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
-        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = false))]
+        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         jwks_uri: String,
@@ -57,14 +57,14 @@ impl PyJwksCache {
         max_body_bytes: usize,
         allow_insecure_http: bool,
         token_cache_size: usize,
-        release_gil: bool,
+        release_gil: Option<bool>,
     ) -> PyResult<Self> {
         let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let client =
             Client::remote(Source::JwksUri(jwks_uri.clone()), fetch, policy, config, system_clock()).py()?;
-        Ok(Self { client, issuer, origin: jwks_uri, release_gil })
+        Ok(Self { client, issuer, origin: jwks_uri, gil: GilPolicy::from_option(release_gil) })
     }
 
     /// A cache over an OIDC issuer's keys, found by discovery (lazily, on
@@ -74,7 +74,7 @@ impl PyJwksCache {
     #[pyo3(signature = (issuer, /, *, jwks_uri = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
-        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = false))]
+        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None))]
     #[allow(clippy::too_many_arguments)]
     fn from_issuer(
         _cls: &Bound<'_, PyType>,
@@ -94,19 +94,24 @@ impl PyJwksCache {
         max_body_bytes: usize,
         allow_insecure_http: bool,
         token_cache_size: usize,
-        release_gil: bool,
+        release_gil: Option<bool>,
     ) -> PyResult<Self> {
         let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let source = Source::Issuer { issuer: issuer.clone(), jwks_uri };
         let client = Client::remote(source, fetch, policy, config, system_clock()).py()?;
-        Ok(Self { client, origin: issuer.clone(), issuer: Some(issuer), release_gil })
+        Ok(Self {
+            client,
+            origin: issuer.clone(),
+            issuer: Some(issuer),
+            gil: GilPolicy::from_option(release_gil),
+        })
     }
 
     /// A cache over a fixed JWK Set (dict, str or bytes); no network.
     #[classmethod]
-    #[pyo3(signature = (jwks, /, *, issuer = None, algorithms = None, max_token_bytes = 16384, token_cache_size = 1024, release_gil = false))]
+    #[pyo3(signature = (jwks, /, *, issuer = None, algorithms = None, max_token_bytes = 16384, token_cache_size = 1024, release_gil = None))]
     #[allow(clippy::too_many_arguments)]
     fn from_jwks(
         _cls: &Bound<'_, PyType>,
@@ -116,12 +121,17 @@ impl PyJwksCache {
         algorithms: Option<Vec<String>>,
         max_token_bytes: usize,
         token_cache_size: usize,
-        release_gil: bool,
+        release_gil: Option<bool>,
     ) -> PyResult<Self> {
         let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let document = document_bytes(py, jwks)?;
         let set = JwkSet::parse(&document, &config.algorithms).py()?;
-        Ok(Self { client: Client::from_set(set, config), issuer, origin: "static".into(), release_gil })
+        Ok(Self {
+            client: Client::from_set(set, config),
+            issuer,
+            origin: "static".into(),
+            gil: GilPolicy::from_option(release_gil),
+        })
     }
 
     /// Verifies `token` and returns its claims (see the README for the rules).
@@ -319,13 +329,9 @@ impl PyJwksCache {
             None => Cow::Borrowed(client.config().algorithms.as_slice()),
             Some(names) => Cow::Owned(jws::allow_list(&names).py()?),
         };
-        // The cache-hit path keeps the GIL (see docs/performance.md); any
-        // fetch runs with the GIL released.
-        let mut result = if self.release_gil {
-            py.detach(|| client.verify(bytes, &allowed, false))
-        } else {
-            client.verify(bytes, &allowed, false)
-        };
+        // The keys at hand: the GIL is released or not as the policy says
+        // (py_gil.rs); any fetch runs with the GIL released.
+        let mut result = self.gil.run(py, || client.verify(bytes, &allowed, false));
         if allow_io && matches!(result, Ok(None)) {
             result = py.detach(|| client.verify(bytes, &allowed, true));
         }

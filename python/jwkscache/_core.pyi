@@ -61,7 +61,7 @@ class JWKSCache:
         max_body_bytes: int = 524288,
         allow_insecure_http: bool = False,
         token_cache_size: int = 1024,
-        release_gil: bool = False,
+        release_gil: bool | None = None,
     ) -> Self:
         """A cache over the JWKS at ``jwks_uri`` (nothing is fetched until first use).
 
@@ -89,7 +89,7 @@ class JWKSCache:
         max_body_bytes: int = 524288,
         allow_insecure_http: bool = False,
         token_cache_size: int = 1024,
-        release_gil: bool = False,
+        release_gil: bool | None = None,
     ) -> JWKSCache:
         """A cache over an OIDC issuer's keys, found by discovery on first use.
 
@@ -106,7 +106,7 @@ class JWKSCache:
         algorithms: Sequence[str] | None = None,
         max_token_bytes: int = 16384,
         token_cache_size: int = 1024,
-        release_gil: bool = False,
+        release_gil: bool | None = None,
     ) -> JWKSCache:
         """A cache over a fixed JWK Set (dict, str or bytes); no network.
 
