@@ -16,7 +16,7 @@ use pyo3::Python;
 /// A wait to take the GIL back longer than this means a thread held on to
 /// it until the switch interval (5 ms by default; a hand-over between
 /// decoding threads takes microseconds).
-const COSTLY_WAIT: Duration = Duration::from_millis(1);
+const COSTLY_WAIT: Duration = Duration::from_millis(2);
 /// Costly waits in a row before holding: one alone may be the OS scheduler
 /// (a 2-core VM shows such outliers among thousands of quick hand-overs).
 const COSTLY_IN_A_ROW: u32 = 3;
