@@ -25,6 +25,9 @@ def issuer() -> Iterator[LocalIssuer]:
 
 def test_fork_while_another_thread_decodes_does_not_deadlock() -> None:
     # In a subprocess, so a deadlock fails this test (timeout) instead of hanging the suite.
+    # The static cache releases the GIL around every signature check, so the fork often
+    # lands while the other thread is inside the crypto library (whose key lock a child
+    # must not inherit held).
     script = textwrap.dedent(
         """
         import os, threading
@@ -33,7 +36,9 @@ def test_fork_while_another_thread_decodes_does_not_deadlock() -> None:
 
         with LocalIssuer() as issuer:
             cache = jwkscache.JWKSCache(issuer.jwks_uri)
-            static = jwkscache.JWKSCache.from_jwks(issuer.jwks())
+            static = jwkscache.JWKSCache.from_jwks(
+                issuer.jwks(), token_cache_size=0, release_gil=True
+            )
             token = issuer.mint()
             cache.decode(token)
             stop = threading.Event()

@@ -5,7 +5,8 @@
 //! Two phases, because of the GIL. Locks held across network I/O (the
 //! single-flight lock, the HTTP client slot) are taken with the GIL released,
 //! so a fetch in flight can finish. Locks held only for moments (key state,
-//! verified tokens, log events, the registries) are taken with the GIL held:
+//! verified tokens, log events, the registries, a signature check in the
+//! crypto library) are taken with the GIL held:
 //! the threads holding them never wait for the GIL, while a thread that holds
 //! the GIL may be waiting for them.
 
@@ -40,6 +41,8 @@ pub fn prepare_fork_slow() {
 /// [`prepare_fork_slow`].
 pub fn prepare_fork_fast() {
     std::mem::forget(REGISTRY.lock());
+    // Waits for signature checks running without the GIL to finish.
+    std::mem::forget(crate::verify::IN_CRYPTO.write());
     crate::fetch::prepare_fork();
     for client in FORKING.lock().iter() {
         client.lock_for_fork_fast();
@@ -54,6 +57,9 @@ pub fn after_fork() {
         unsafe { client.unlock_after_fork() };
     }
     crate::fetch::after_fork();
-    // SAFETY: prepare_fork_fast leaked this guard in this thread.
-    unsafe { REGISTRY.force_unlock() };
+    // SAFETY: prepare_fork_fast leaked these guards in this thread.
+    unsafe {
+        crate::verify::IN_CRYPTO.force_unlock_write();
+        REGISTRY.force_unlock();
+    }
 }

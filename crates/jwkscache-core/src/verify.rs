@@ -11,6 +11,8 @@ use std::fmt;
 #[cfg(not(feature = "ring"))]
 use std::sync::OnceLock;
 
+use parking_lot::RwLock;
+
 #[cfg(not(feature = "ring"))]
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 #[cfg(feature = "ring")]
@@ -23,6 +25,13 @@ compile_error!("enable one crypto backend: feature `aws-lc-rs` (default) or `rin
 pub const BACKEND: &str = if cfg!(feature = "ring") { "ring" } else { "aws-lc-rs" };
 
 use crate::errors::{Error, Result};
+
+/// Held shared while a signature check runs in the crypto library, and
+/// exclusively across `fork()` (fork.rs): aws-lc takes a key's internal lock
+/// during a verify, and a child that inherited it held by another thread
+/// would block on its first verify. A verify never waits for the GIL, so the
+/// fork hook may take this with the GIL held.
+pub(crate) static IN_CRYPTO: RwLock<()> = RwLock::new(());
 
 /// Smallest RSA modulus accepted, in bits (NIST SP 800-131A; ring's floor).
 pub const MIN_RSA_BITS: usize = 2048;
@@ -157,6 +166,7 @@ impl RsaPublicKey {
     /// Checks `signature` over `message` with `alg`; `Ok(())` or
     /// [`Error::InvalidSignature`], never a bool.
     pub fn verify(&self, alg: Alg, message: &[u8], signature: &[u8]) -> Result<()> {
+        let _in_crypto = IN_CRYPTO.read();
         #[cfg(feature = "ring")]
         let verdict =
             RsaPublicKeyComponents { n: &self.n, e: &self.e }.verify(alg.params(), message, signature);
