@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 use crate::py_args::{config, document_bytes, fetch_config, now, token_bytes, validation};
 use crate::py_errors::IntoPyResult;
 use crate::py_gil::GilPolicy;
-use crate::py_json::{claims_to_py, json_to_py, object_to_py};
+use crate::py_json::{claims_to_py, object_to_py};
 use crate::py_signing_key::SigningKey;
 
 /// A JWK Set, fetched and kept fresh (or fixed), and the rules to verify
@@ -150,8 +150,10 @@ impl PyJwksCache {
     ) -> PyResult<Bound<'py, PyAny>> {
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
         let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
+        // Built first: building parses the payload, once, for both.
+        let claims = claims_to_py(py, &verified, hit)?;
         validation.validate(&verified.claims, now()).py()?;
-        Ok(claims_to_py(py, &verified, hit)?.into_any())
+        Ok(claims.into_any())
     }
 
     /// Like `decode`, but returns `None` instead of touching the network
@@ -171,8 +173,9 @@ impl PyJwksCache {
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
         let Some((verified, hit)) = self.verify(py, token, algorithms, false)? else { return Ok(None) };
+        let claims = claims_to_py(py, &verified, hit)?;
         validation.validate(&verified.claims, now()).py()?;
-        claims_to_py(py, &verified, hit).map(Some)
+        Ok(Some(claims))
     }
 
     /// `await cache.decode_async(token, ...)`: verifies inline when the keys
@@ -202,11 +205,12 @@ impl PyJwksCache {
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
-        let (verified, _) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
+        let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
+        let payload = claims_to_py(py, &verified, hit)?;
         validation.validate(&verified.claims, now()).py()?;
         let result = PyDict::new(py);
         result.set_item("header", object_to_py(py, &verified.header)?)?;
-        result.set_item("payload", json_to_py(py, verified.claims.json())?)?;
+        result.set_item("payload", payload)?;
         result.set_item("signature", PyBytes::new(py, &verified.signature))?;
         Ok(result)
     }

@@ -1,7 +1,7 @@
 //! JSON -> Python objects, types kept.
 //!
 //! Claims go from the payload's JSON text straight into Python objects, in
-//! one pass with no intermediate tree ([`json_to_py`]); headers, small and
+//! one pass with no intermediate tree ([`claims_to_py`]); headers, small and
 //! already parsed, are converted from their values ([`object_to_py`]).
 //! Integers stay exact however large; nesting is bounded by serde_json's
 //! recursion limit (128).
@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::fmt;
 
+use jwkscache_core::claims::{Claims, Registered};
 use jwkscache_core::errors::Error;
 use jwkscache_core::jws::Verified;
 use pyo3::prelude::*;
@@ -22,11 +23,18 @@ use crate::py_errors::IntoPyResult;
 /// token keeps a template dict, and each caller gets a copy of it (new dicts
 /// and lists, the immutable leaves shared): cheaper than building from JSON,
 /// and no caller ever sees another's dict.
+///
+/// The first build also hands the registered claims to the core (the one
+/// parse of the payload: see `Claims`); a syntax error is a `DecodeError`.
 pub fn claims_to_py<'py>(py: Python<'py>, verified: &Verified, hit: bool) -> PyResult<Bound<'py, PyDict>> {
     if let Some(template) = verified.attachment.get().and_then(|a| a.downcast_ref::<Py<PyDict>>()) {
         return copy_dict(template.bind(py));
     }
-    let claims = json_to_py(py, verified.claims.json())?.cast_into::<PyDict>()?;
+    let registered = (!verified.claims.has_registered()).then(|| RefCell::new(Registered::default()));
+    let claims = build(py, verified.claims.json(), registered.as_ref())?.cast_into::<PyDict>()?;
+    if let Some(registered) = registered {
+        verified.claims.set_registered(registered.into_inner());
+    }
     if hit {
         let template = copy_dict(&claims)?.unbind();
         // Another thread may have set it first: either template is right.
@@ -35,11 +43,17 @@ pub fn claims_to_py<'py>(py: Python<'py>, verified: &Verified, hit: bool) -> PyR
     Ok(claims)
 }
 
-/// JSON text (already checked by `Claims::parse`) as new Python objects.
-pub fn json_to_py<'py>(py: Python<'py>, json: &str) -> PyResult<Bound<'py, PyAny>> {
+/// JSON text as new Python objects; with `registered`, the top-level
+/// object's registered claims are also collected there as JSON values.
+fn build<'py>(
+    py: Python<'py>,
+    json: &str,
+    registered: Option<&RefCell<Registered>>,
+) -> PyResult<Bound<'py, PyAny>> {
     let failed = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    match (PySeed { py, failed: &failed }).deserialize(&mut deserializer) {
+    let seed = PySeed { py, failed: &failed, registered, top: true };
+    match seed.deserialize(&mut deserializer).and_then(|object| deserializer.end().map(|()| object)) {
         Ok(object) => Ok(object),
         // A Python error (MemoryError, say) comes back as itself.
         Err(_) if failed.borrow().is_some() => Err(failed.into_inner().expect("checked")),
@@ -53,9 +67,18 @@ pub fn json_to_py<'py>(py: Python<'py>, json: &str) -> PyResult<Bound<'py, PyAny
 struct PySeed<'a, 'py> {
     py: Python<'py>,
     failed: &'a RefCell<Option<PyErr>>,
+    /// Where the top-level object's registered claims go, if collected.
+    registered: Option<&'a RefCell<Registered>>,
+    /// The payload itself, not a value inside it.
+    top: bool,
 }
 
 impl<'py> PySeed<'_, 'py> {
+    /// The seed for a value inside this one.
+    fn nested(self) -> Self {
+        Self { registered: None, top: false, ..self }
+    }
+
     fn keep<T, E: de::Error>(self, result: PyResult<T>) -> Result<T, E> {
         result.map_err(|err| {
             *self.failed.borrow_mut() = Some(err);
@@ -115,7 +138,7 @@ impl<'de, 'py> Visitor<'de> for PySeed<'_, 'py> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let list = PyList::empty(self.py);
-        while let Some(item) = seq.next_element_seed(self)? {
+        while let Some(item) = seq.next_element_seed(self.nested())? {
             self.keep(list.append(item))?;
         }
         Ok(list.into_any())
@@ -124,30 +147,52 @@ impl<'de, 'py> Visitor<'de> for PySeed<'_, 'py> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let dict = PyDict::new(self.py);
         let mut first = true;
-        while let Some(key) = map.next_key_seed(KeySeed { py: self.py, first })? {
-            let Some(key) = key else {
+        let key_seed = |first| KeySeed {
+            py: self.py,
+            number_marker: first && !self.top,
+            slots: self.registered.is_some(),
+        };
+        while let Some(key) = map.next_key_seed(key_seed(first))? {
+            first = false;
+            let value = match key {
                 // With arbitrary_precision, serde_json hands a float or a big
                 // integer over as a one-entry map under its private key (its
                 // own Value reads such a map as a number too).
-                return map.next_value_seed(NumberSeed(self));
+                Key::NumberMarker => return map.next_value_seed(NumberSeed(self.nested())),
+                Key::Name(name, Some(slot)) => {
+                    let value: Value = map.next_value()?;
+                    let object = self.keep(value_to_py(self.py, &value))?;
+                    if let Some(registered) = self.registered {
+                        registered.borrow_mut()[slot] = Some(value);
+                    }
+                    (name, object)
+                }
+                Key::Name(name, None) => (name, map.next_value_seed(self.nested())?),
             };
-            first = false;
-            let value = map.next_value_seed(self)?;
-            self.keep(dict.set_item(key, value))?;
+            self.keep(dict.set_item(value.0, value.1))?;
         }
         Ok(dict.into_any())
     }
 }
 
-/// A dict key as a Python str; `None` for serde_json's number marker (only
-/// looked for as an object's first key).
+/// An object key: a name (with its registered-claim slot when those are
+/// collected), or serde_json's number marker.
+enum Key<'py> {
+    Name(Bound<'py, PyString>, Option<usize>),
+    NumberMarker,
+}
+
+/// Reads an object key as a Python str.
 struct KeySeed<'py> {
     py: Python<'py>,
-    first: bool,
+    /// The marker is looked for as a nested object's first key only.
+    number_marker: bool,
+    /// Whether to look up the registered-claim slot.
+    slots: bool,
 }
 
 impl<'de, 'py> DeserializeSeed<'de> for KeySeed<'py> {
-    type Value = Option<Bound<'py, PyString>>;
+    type Value = Key<'py>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_str(self)
@@ -155,17 +200,18 @@ impl<'de, 'py> DeserializeSeed<'de> for KeySeed<'py> {
 }
 
 impl<'py> Visitor<'_> for KeySeed<'py> {
-    type Value = Option<Bound<'py, PyString>>;
+    type Value = Key<'py>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if self.first && v == NUMBER_TOKEN {
-            return Ok(None);
+        if self.number_marker && v == NUMBER_TOKEN {
+            return Ok(Key::NumberMarker);
         }
-        Ok(Some(PyString::new(self.py, v)))
+        let slot = if self.slots { Claims::slot(v) } else { None };
+        Ok(Key::Name(PyString::new(self.py, v), slot))
     }
 }
 

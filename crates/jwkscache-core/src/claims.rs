@@ -12,58 +12,101 @@ use serde_json::{Map, Value};
 
 use crate::errors::{Error, Result};
 
-/// The registered claims validation reads, in [`Claims`]' slot order.
+/// The registered claims validation reads, in [`Registered`] slot order.
 const REGISTERED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
 
-/// A token's claims: the payload's JSON text, checked to be one JSON object,
-/// with the registered claims parsed out of it for validation.
+/// The registered claims' values, one slot per name (see [`Claims::slot`]).
+pub type Registered = [Option<Value>; REGISTERED.len()];
+
+/// A token's claims: the payload's JSON text, with the registered claims
+/// parsed out of it for validation.
 ///
-/// The whole object is built only when asked for ([`Claims::map`]): the
-/// Python bindings build their dict straight from [`Claims::json`], so a
-/// decode parses the payload into no intermediate tree.
+/// The registered claims are parsed on first use ([`Claims::registered`]),
+/// or handed over by a caller that parsed the text itself
+/// ([`Claims::set_registered`]): the Python bindings build their dict
+/// straight from [`Claims::json`] and pick up the registered claims on the
+/// way, so a decode parses its payload once and into no intermediate tree.
+/// The whole object as a map is built only when asked for ([`Claims::map`]).
 pub struct Claims {
     json: String,
-    registered: [Option<Value>; REGISTERED.len()],
+    registered: OnceLock<std::result::Result<Registered, String>>,
     map: OnceLock<Map<String, Value>>,
 }
 
 impl Claims {
-    /// Checks a payload is UTF-8 holding one JSON object, with PyJWT's
-    /// messages, and parses its registered claims (a key given twice: the
-    /// last wins, as in `json.loads`).
-    pub fn parse(payload: Vec<u8>) -> Result<Self> {
+    /// Claims over a payload that is UTF-8 and starts as a JSON object (with
+    /// PyJWT's messages); the rest of its syntax is checked by the first
+    /// parse ([`Claims::registered`], or the caller's own).
+    pub fn new(payload: Vec<u8>) -> Result<Self> {
         let json = String::from_utf8(payload)
             .map_err(|e| Error::decode(format!("Invalid payload string: not UTF-8 ({})", e.utf8_error())))?;
         if !json.trim_start().starts_with('{') {
             return Err(Error::decode("Invalid payload string: must be a json object"));
         }
-        let mut registered = Default::default();
-        let mut deserializer = serde_json::Deserializer::from_str(&json);
-        RegisteredSeed(&mut registered)
-            .deserialize(&mut deserializer)
-            .and_then(|()| deserializer.end())
-            .map_err(|e| Error::decode(format!("Invalid payload string: {e}")))?;
-        Ok(Self { json, registered, map: OnceLock::new() })
+        Ok(Self { json, registered: OnceLock::new(), map: OnceLock::new() })
     }
 
-    /// The payload's JSON text (one object).
+    /// [`Claims::new`], then the whole payload checked to be one JSON
+    /// object and its registered claims parsed.
+    pub fn parse(payload: Vec<u8>) -> Result<Self> {
+        let claims = Self::new(payload)?;
+        claims.registered()?;
+        Ok(claims)
+    }
+
+    /// The payload's JSON text.
     pub fn json(&self) -> &str {
         &self.json
     }
 
-    /// One claim's value.
+    /// The slot of a registered claim's name in [`Registered`].
+    pub fn slot(name: &str) -> Option<usize> {
+        REGISTERED.iter().position(|r| *r == name)
+    }
+
+    /// The registered claims, parsing the payload on first use (a key given
+    /// twice: the last wins, as in `json.loads`); a syntax error in the
+    /// payload is a `Decode` error, on this call and every later one.
+    pub fn registered(&self) -> Result<&Registered> {
+        self.registered
+            .get_or_init(|| {
+                let mut registered = Registered::default();
+                let mut deserializer = serde_json::Deserializer::from_str(&self.json);
+                RegisteredSeed(&mut registered)
+                    .deserialize(&mut deserializer)
+                    .and_then(|()| deserializer.end())
+                    .map(|()| registered)
+                    .map_err(|e| format!("Invalid payload string: {e}"))
+            })
+            .as_ref()
+            .map_err(|message| Error::Decode(message.clone()))
+    }
+
+    /// Hands over the registered claims of a parse of [`Claims::json`] that
+    /// succeeded, made by the caller (as [`Claims::registered`] would find
+    /// them). Ignored if they are known already.
+    pub fn set_registered(&self, registered: Registered) {
+        let _ = self.registered.set(Ok(registered));
+    }
+
+    /// Whether the registered claims are known (parsed or handed over).
+    pub fn has_registered(&self) -> bool {
+        self.registered.get().is_some()
+    }
+
+    /// One claim's value (`None` also when the payload does not parse:
+    /// [`Validation::validate`] reports that first).
     pub fn get(&self, name: &str) -> Option<&Value> {
-        match REGISTERED.iter().position(|r| *r == name) {
-            Some(slot) => self.registered[slot].as_ref(),
+        match Self::slot(name) {
+            Some(slot) => self.registered().ok()?[slot].as_ref(),
             None => self.map().get(name),
         }
     }
 
     /// Every claim, parsed on first use.
     pub fn map(&self) -> &Map<String, Value> {
-        // `parse` checked this very text is one JSON object, so this parse
-        // succeeds; were it ever to fail, the map is empty and a `require`d
-        // claim is missing (fail closed).
+        // Empty when the payload does not parse: a `require`d claim is then
+        // missing (fail closed), though `validate` reports the syntax first.
         self.map.get_or_init(|| serde_json::from_str(&self.json).unwrap_or_default())
     }
 }
@@ -75,7 +118,7 @@ impl fmt::Debug for Claims {
 }
 
 /// Fills the registered-claim slots from a JSON object, skipping the rest.
-struct RegisteredSeed<'a>(&'a mut [Option<Value>; REGISTERED.len()]);
+struct RegisteredSeed<'a>(&'a mut Registered);
 
 impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_> {
     type Value = ();
@@ -125,7 +168,7 @@ impl Visitor<'_> for SlotOf {
     }
 
     fn visit_str<E: serde::de::Error>(self, key: &str) -> std::result::Result<Option<usize>, E> {
-        Ok(REGISTERED.iter().position(|r| *r == key))
+        Ok(Claims::slot(key))
     }
 }
 
@@ -179,6 +222,7 @@ impl Default for Validation {
 impl Validation {
     /// Checks `claims` at time `now` (seconds since the Unix epoch).
     pub fn validate(&self, claims: &Claims, now: f64) -> Result<()> {
+        claims.registered()?;
         for claim in &self.require {
             if claims.get(claim).is_none_or(Value::is_null) {
                 return Err(Error::MissingClaim(claim.clone()));
@@ -449,5 +493,27 @@ mod tests {
             Err(Error::MissingClaim("tenant".into()))
         );
         assert_eq!(v.validate(&claims(json!({})), NOW), Err(Error::MissingClaim("tenant".into())));
+    }
+
+    #[test]
+    fn registered_claims_parse_once_or_come_from_the_caller() {
+        // Syntax past the first byte is checked by the first parse.
+        let broken = Claims::new(br#"{"exp": 1, "a": [1,]}"#.to_vec()).unwrap();
+        assert!(!broken.has_registered());
+        let error = Validation::default().validate(&broken, NOW).unwrap_err();
+        assert!(matches!(&error, Error::Decode(m) if m.starts_with("Invalid payload string")), "{error:?}");
+        assert_eq!(Validation::default().validate(&broken, NOW), Err(error));
+        assert!(broken.get("exp").is_none());
+
+        // A caller that parsed the text hands its registered claims over.
+        let handed = Claims::new(br#"{"exp": 1, "sub": "s"}"#.to_vec()).unwrap();
+        let mut registered = Registered::default();
+        registered[Claims::slot("sub").unwrap()] = Some(json!("s"));
+        registered[Claims::slot("exp").unwrap()] = Some(json!(NOW + 60.0));
+        handed.set_registered(registered);
+        assert!(handed.has_registered());
+        assert_eq!(handed.get("exp"), Some(&json!(NOW + 60.0)));
+        assert!(Validation::default().validate(&handed, NOW).is_ok());
+        assert_eq!(Claims::slot("kubernetes.io"), None);
     }
 }

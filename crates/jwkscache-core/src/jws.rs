@@ -147,7 +147,8 @@ impl fmt::Debug for Verified {
 }
 
 /// Parses `token`, checks its header against `allowed`, asks `find_key` for
-/// the key its `kid` selects, verifies the signature and parses the claims.
+/// the key its `kid` selects, verifies the signature and takes the claims
+/// (checked as UTF-8 and an object's start; parsed on first use: [`Claims`]).
 pub fn verify_token(
     token: &[u8],
     allowed: &[Alg],
@@ -162,7 +163,8 @@ pub fn verify_token(
     let Token { header, payload, signature, .. } = parsed;
     Ok(Verified {
         header,
-        claims: Claims::parse(payload)?,
+        // Parsed on first use, or by the caller's own parse (the bindings').
+        claims: Claims::new(payload)?,
         signature,
         kid,
         key,
