@@ -59,7 +59,9 @@ impl GilPolicy {
             Self::Hold => work(),
             Self::Release => py.detach(work),
             Self::Adaptive => {
-                if micros_since_epoch() < HOLD_UNTIL_US.load(Ordering::Relaxed) {
+                let hold_until = HOLD_UNTIL_US.load(Ordering::Relaxed);
+                // Zero until a first hold: no clock read on the common path.
+                if hold_until != 0 && micros_since_epoch() < hold_until {
                     return work();
                 }
                 let (result, done) = py.detach(|| {
