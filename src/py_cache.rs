@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 use crate::py_args::{config, document_bytes, fetch_config, now, token_bytes, validation};
 use crate::py_errors::IntoPyResult;
 use crate::py_gil::GilPolicy;
-use crate::py_json::{claims_to_py, object_to_py};
+use crate::py_json::{claims_to_py, json_to_dict};
 use crate::py_signing_key::SigningKey;
 
 /// A JWK Set, fetched and kept fresh (or fixed), and the rules to verify
@@ -209,7 +209,7 @@ impl PyJwksCache {
         let payload = claims_to_py(py, &verified, hit)?;
         validation.validate(&verified.claims, now()).py()?;
         let result = PyDict::new(py);
-        result.set_item("header", object_to_py(py, &verified.header)?)?;
+        result.set_item("header", json_to_dict(py, verified.header.json())?)?;
         result.set_item("payload", payload)?;
         result.set_item("signature", PyBytes::new(py, &verified.signature))?;
         Ok(result)

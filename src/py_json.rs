@@ -1,8 +1,8 @@
 //! JSON -> Python objects, types kept.
 //!
-//! Claims go from the payload's JSON text straight into Python objects, in
-//! one pass with no intermediate tree ([`claims_to_py`]); headers, small and
-//! already parsed, are converted from their values ([`object_to_py`]).
+//! A token's claims and header go from their JSON text straight into Python
+//! objects, in one pass with no intermediate tree ([`claims_to_py`],
+//! [`json_to_dict`]).
 //! Integers stay exact however large; nesting is bounded by serde_json's
 //! recursion limit (128).
 
@@ -31,7 +31,7 @@ pub fn claims_to_py<'py>(py: Python<'py>, verified: &Verified, hit: bool) -> PyR
         return copy_dict(template.bind(py));
     }
     let registered = (!verified.claims.has_registered()).then(|| RefCell::new(Registered::default()));
-    let claims = build(py, verified.claims.json(), registered.as_ref())?.cast_into::<PyDict>()?;
+    let claims = build(py, verified.claims.json(), "payload", registered.as_ref())?.cast_into::<PyDict>()?;
     if let Some(registered) = registered {
         verified.claims.set_registered(registered.into_inner());
     }
@@ -43,11 +43,18 @@ pub fn claims_to_py<'py>(py: Python<'py>, verified: &Verified, hit: bool) -> PyR
     Ok(claims)
 }
 
-/// JSON text as new Python objects; with `registered`, the top-level
-/// object's registered claims are also collected there as JSON values.
+/// A JSON object's text (a token's header) as a new dict.
+pub fn json_to_dict<'py>(py: Python<'py>, json: &str) -> PyResult<Bound<'py, PyDict>> {
+    Ok(build(py, json, "header", None)?.cast_into::<PyDict>()?)
+}
+
+/// JSON text (the token's `what`: header or payload) as new Python objects;
+/// with `registered`, the top-level object's registered claims are also
+/// collected there as JSON values.
 fn build<'py>(
     py: Python<'py>,
     json: &str,
+    what: &str,
     registered: Option<&RefCell<Registered>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let failed = RefCell::new(None);
@@ -57,7 +64,7 @@ fn build<'py>(
         Ok(object) => Ok(object),
         // A Python error (MemoryError, say) comes back as itself.
         Err(_) if failed.borrow().is_some() => Err(failed.into_inner().expect("checked")),
-        Err(e) => Err(Error::Decode(format!("Invalid payload string: {e}"))).py(),
+        Err(e) => Err(Error::Decode(format!("Invalid {what} string: {e}"))).py(),
     }
 }
 

@@ -8,6 +8,7 @@ hit (a copy of a kept template), and in ``decode_complete``.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import time
@@ -18,6 +19,7 @@ import pytest
 import jwkscache
 from conftest import Signer
 from jwkscache import exceptions as exc
+from jwkscache._core import checked_kid
 
 NOW = int(time.time())
 
@@ -101,3 +103,37 @@ def test_malformed_or_too_deep_payloads_are_decode_errors(signer: Signer, payloa
     for decode in (cache.decode, cache.decode, cache.decode_complete):  # again: a cache hit
         with pytest.raises(exc.DecodeError, match="Invalid payload string"):
             decode(token)
+
+
+def test_decode_complete_header_equals_json_loads(signer: Signer) -> None:
+    extra = {"typ": "JWT", "x5t": "abc", "n": 1.5, "big": 2**70, "nested": {"a": [1, None]}}
+    token = signer.sign_raw(PAYLOADS["order"].encode(), headers=extra)
+    segment = token.split(".")[0]
+    expected = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    cache = jwkscache.JWKSCache.from_jwks({"keys": [signer.jwk]})
+    for _ in range(2):
+        complete = cache.decode_complete(token)
+        assert same(complete["header"], expected), complete["header"]
+        assert complete["header"]["alg"] == "RS256"
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (b'{"alg": "RS256", "kid": "test-key"} x', "Invalid header string: trailing characters"),
+        (b'{"alg": "RS256", "kid": "test-key", "x": [1,]}', "Invalid header string"),
+        (b'{"alg": "RS256", "kid": "\xff"}', "Invalid header string: not UTF-8"),
+        (b'["RS256"]', "Invalid header string: must be a json object"),
+    ],
+)
+def test_malformed_headers_are_decode_errors(signer: Signer, header: bytes, message: str) -> None:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    good = signer.mint({"sub": "x"})
+    token = ".".join([b64(header), *good.split(".")[1:]])
+    cache = jwkscache.JWKSCache.from_jwks({"keys": [signer.jwk]})
+    with pytest.raises(exc.DecodeError, match=message):
+        cache.decode(token)
+    with pytest.raises(exc.DecodeError, match=message):
+        checked_kid(token)  # the drop-in's check, before any key lookup

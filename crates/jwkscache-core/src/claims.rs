@@ -7,7 +7,6 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::errors::{Error, Result};
@@ -70,13 +69,7 @@ impl Claims {
     pub fn registered(&self) -> Result<&Registered> {
         self.registered
             .get_or_init(|| {
-                let mut registered = Registered::default();
-                let mut deserializer = serde_json::Deserializer::from_str(&self.json);
-                RegisteredSeed(&mut registered)
-                    .deserialize(&mut deserializer)
-                    .and_then(|()| deserializer.end())
-                    .map(|()| registered)
-                    .map_err(|e| format!("Invalid payload string: {e}"))
+                crate::pick::pick(&self.json, &REGISTERED).map_err(|e| format!("Invalid payload string: {e}"))
             })
             .as_ref()
             .map_err(|message| Error::Decode(message.clone()))
@@ -114,61 +107,6 @@ impl Claims {
 impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.json)
-    }
-}
-
-/// Fills the registered-claim slots from a JSON object, skipping the rest.
-struct RegisteredSeed<'a>(&'a mut Registered);
-
-impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RegisteredSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        while let Some(slot) = map.next_key_seed(SlotOf)? {
-            match slot {
-                Some(slot) => self.0[slot] = Some(map.next_value()?),
-                None => drop(map.next_value::<IgnoredAny>()?),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A key's registered-claim slot, if it has one (no allocation).
-struct SlotOf;
-
-impl<'de> DeserializeSeed<'de> for SlotOf {
-    type Value = Option<usize>;
-
-    fn deserialize<D: Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> std::result::Result<Option<usize>, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl Visitor<'_> for SlotOf {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a claim name")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, key: &str) -> std::result::Result<Option<usize>, E> {
-        Ok(Claims::slot(key))
     }
 }
 

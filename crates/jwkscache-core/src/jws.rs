@@ -9,7 +9,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::claims::Claims;
 use crate::errors::{Error, Result};
@@ -19,12 +19,67 @@ use crate::verify::Alg;
 /// Default bound on a token's length, checked before any parsing.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 
+/// A JOSE header: its JSON text, and the parameters this verifier reads
+/// (`alg`, `kid`, `crit`) parsed out of it.
+pub struct Header {
+    json: String,
+    alg: Option<Value>,
+    kid: Option<Value>,
+    crit: Option<Value>,
+}
+
+impl Header {
+    /// Parses a decoded header segment: UTF-8 holding one JSON object.
+    pub(crate) fn parse(bytes: Vec<u8>) -> Result<Self> {
+        let json = String::from_utf8(bytes)
+            .map_err(|e| Error::decode(format!("Invalid header string: not UTF-8 ({})", e.utf8_error())))?;
+        if !json.trim_start().starts_with('{') {
+            return Err(Error::decode("Invalid header string: must be a json object"));
+        }
+        let [alg, kid, crit] = crate::pick::pick(&json, &["alg", "kid", "crit"])
+            .map_err(|e| Error::decode(format!("Invalid header string: {e}")))?;
+        Ok(Self { json, alg, kid, crit })
+    }
+
+    /// The header's JSON text.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The `kid` header: `None` when absent, an error when not a string.
+    pub fn kid(&self) -> Result<Option<&str>> {
+        match &self.kid {
+            None => Ok(None),
+            Some(Value::String(kid)) => Ok(Some(kid)),
+            Some(_) => Err(Error::InvalidToken("Key ID header parameter must be a string".into())),
+        }
+    }
+
+    /// Refuses any `crit`: this verifier implements no extension.
+    fn refuse_crit(&self) -> Result<()> {
+        let Some(crit) = &self.crit else { return Ok(()) };
+        Err(match crit.as_array().and_then(|list| list.first()) {
+            Some(first) => Error::InvalidToken(format!(
+                "Unsupported critical extension: {}",
+                first.as_str().unwrap_or("?")
+            )),
+            None => Error::InvalidToken("Invalid 'crit' header: must be a non-empty list".into()),
+        })
+    }
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.json)
+    }
+}
+
 /// A compact JWS with its segments decoded and its header parsed; not yet
 /// verified.
 #[derive(Debug)]
 pub struct Token<'a> {
     signing_input: &'a [u8],
-    header: Map<String, Value>,
+    header: Header,
     payload: Vec<u8>,
     signature: Vec<u8>,
 }
@@ -34,29 +89,22 @@ impl<'a> Token<'a> {
     pub fn parse(token: &'a [u8], max_len: usize) -> Result<Self> {
         let (header, payload, signature) = split(token, max_len)?;
         let signing_input = &token[..header.len() + 1 + payload.len()];
-        let header_bytes = b64("header", header)?;
+        // PyJWT's order: the header decoded and parsed, then the payload and
+        // signature decoded.
+        let header = Header::parse(b64("header", header)?)?;
         let payload = b64("payload", payload)?;
         let signature = b64("crypto", signature)?;
-        let header = match serde_json::from_slice::<Value>(&header_bytes) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => return Err(Error::decode("Invalid header string: must be a json object")),
-            Err(e) => return Err(Error::decode(format!("Invalid header string: {e}"))),
-        };
         Ok(Self { signing_input, header, payload, signature })
     }
 
     /// The parsed JOSE header.
-    pub fn header(&self) -> &Map<String, Value> {
+    pub fn header(&self) -> &Header {
         &self.header
     }
 
     /// The `kid` header: `None` when absent, an error when not a string.
     pub fn kid(&self) -> Result<Option<&str>> {
-        match self.header.get("kid") {
-            None => Ok(None),
-            Some(Value::String(kid)) => Ok(Some(kid)),
-            Some(_) => Err(Error::InvalidToken("Key ID header parameter must be a string".into())),
-        }
+        self.header.kid()
     }
 
     /// Checks the header against the allow-list and returns the algorithm.
@@ -65,7 +113,7 @@ impl<'a> Token<'a> {
     /// only, so `none` and `HS*` never pass); any `crit` is refused, as this
     /// verifier implements no extension.
     pub fn algorithm(&self, allowed: &[Alg]) -> Result<Alg> {
-        let alg = match self.header.get("alg") {
+        let alg = match &self.header.alg {
             None => return Err(Error::InvalidAlgorithm("Algorithm not specified".into())),
             Some(Value::String(name)) => Alg::from_name(name).filter(|alg| allowed.contains(alg)),
             Some(_) => None,
@@ -73,15 +121,7 @@ impl<'a> Token<'a> {
         let Some(alg) = alg else {
             return Err(Error::InvalidAlgorithm("The specified alg value is not allowed".into()));
         };
-        if let Some(crit) = self.header.get("crit") {
-            return Err(match crit.as_array() {
-                Some(list) if !list.is_empty() => {
-                    let first = list[0].as_str().unwrap_or("?");
-                    Error::InvalidToken(format!("Unsupported critical extension: {first}"))
-                }
-                _ => Error::InvalidToken("Invalid 'crit' header: must be a non-empty list".into()),
-            });
-        }
+        self.header.refuse_crit()?;
         Ok(alg)
     }
 
@@ -111,7 +151,7 @@ impl<'a> Token<'a> {
 /// A token whose signature verified, with its parsed parts.
 pub struct Verified {
     /// The JOSE header.
-    pub header: Map<String, Value>,
+    pub header: Header,
     /// The claims (not yet validated: see [`crate::claims::Validation`]).
     pub claims: Claims,
     /// The decoded signature bytes.
@@ -195,16 +235,7 @@ pub fn unverified_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
     let Some(end) = memchr::memchr(b'.', token) else {
         return Err(Error::decode("Not enough segments"));
     };
-    let header = match serde_json::from_slice::<Value>(&b64("header", &token[..end])?) {
-        Ok(Value::Object(map)) => map,
-        Ok(_) => return Err(Error::decode("Invalid header string: must be a json object")),
-        Err(e) => return Err(Error::decode(format!("Invalid header string: {e}"))),
-    };
-    match header.get("kid") {
-        None => Ok(None),
-        Some(Value::String(kid)) => Ok(Some(kid.clone())),
-        Some(_) => Err(Error::InvalidToken("Key ID header parameter must be a string".into())),
-    }
+    Ok(Header::parse(b64("header", &token[..end])?)?.kid()?.map(str::to_owned))
 }
 
 /// The `kid` of a token that is well formed the way PyJWT's
@@ -212,35 +243,15 @@ pub fn unverified_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
 /// base64url in each, header and payload JSON objects, no unsupported
 /// `crit`. Not verified. For the PyJWT drop-in's key lookup.
 pub fn checked_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
-    // The same checks as Token::parse + claims(), without building the header
-    // map or the claims: this runs on every lookup of the PyJWT drop-in.
-    #[derive(serde::Deserialize)]
-    struct Header {
-        kid: Option<Value>,
-        crit: Option<Value>,
-    }
+    // The same checks as Token::parse + claims(), without building the
+    // claims: this runs on every lookup of the PyJWT drop-in.
     let (header, payload, signature) = split(token, max_len)?;
-    let header = b64("header", header)?;
+    let header = Header::parse(b64("header", header)?)?;
     let payload = b64("payload", payload)?;
     b64("crypto", signature)?;
-    if header.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(Error::decode("Invalid header string: must be a json object"));
-    }
-    let header: Header =
-        serde_json::from_slice(&header).map_err(|e| Error::decode(format!("Invalid header string: {e}")))?;
-    if let Some(crit) = header.crit {
-        let first = crit.as_array().and_then(|list| list.first()).and_then(Value::as_str);
-        return Err(match first {
-            Some(ext) => Error::InvalidToken(format!("Unsupported critical extension: {ext}")),
-            None => Error::InvalidToken("Invalid 'crit' header: must be a non-empty list".into()),
-        });
-    }
+    header.refuse_crit()?;
     check_claims_syntax(&payload)?;
-    match header.kid {
-        None => Ok(None),
-        Some(Value::String(kid)) => Ok(Some(kid)),
-        Some(_) => Err(Error::InvalidToken("Key ID header parameter must be a string".into())),
-    }
+    Ok(header.kid()?.map(str::to_owned))
 }
 
 /// Checks a payload is a JSON object (as [`Claims::parse`] would accept)
@@ -319,6 +330,7 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     use serde_json::json;
+    use serde_json::Map;
 
     const RFC7515_A2: &str = include_str!("../../../tests/vectors/rfc/rfc7515_a2_rs256_jws.json");
     const RFC7520_4_1: &str =

@@ -115,7 +115,7 @@ fn signature_segment(token: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use crate::verify::Alg;
-    use serde_json::{json, Map, Value};
+    use serde_json::{json, Value};
 
     const RFC7517_A1: &str = include_str!("../../../tests/vectors/rfc/rfc7517_a1_public_jwks.json");
 
@@ -126,7 +126,7 @@ mod tests {
 
     fn verified(set: &JwkSet) -> Arc<Verified> {
         Arc::new(Verified {
-            header: Map::new(),
+            header: crate::jws::Header::parse(b"{}".to_vec()).unwrap(),
             claims: crate::claims::Claims::parse(b"{}".to_vec()).unwrap(),
             signature: Vec::new(),
             kid: set.keys()[0].kid.clone(),
