@@ -9,10 +9,11 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use jwkscache_core::claims::{Claims, Registered};
+use jwkscache_core::claims::{Claims, Registered, REGISTERED};
 use jwkscache_core::errors::Error;
 use jwkscache_core::jws::Verified;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -217,9 +218,20 @@ impl<'py> Visitor<'_> for KeySeed<'py> {
         if self.number_marker && v == NUMBER_TOKEN {
             return Ok(Key::NumberMarker);
         }
-        let slot = if self.slots { Claims::slot(v) } else { None };
-        Ok(Key::Name(PyString::new(self.py, v), slot))
+        if let Some(slot) = self.slots.then(|| Claims::slot(v)).flatten() {
+            return Ok(Key::Name(registered_name(self.py, slot), Some(slot)));
+        }
+        Ok(Key::Name(PyString::new(self.py, v), None))
     }
+}
+
+/// A registered claim's name as one interned str per process: nearly every
+/// token has most of them, and a reused str needs no allocation, no UTF-8
+/// decoding and no new hash.
+fn registered_name(py: Python<'_>, slot: usize) -> Bound<'_, PyString> {
+    static NAMES: [PyOnceLock<Py<PyString>>; REGISTERED.len()] =
+        [const { PyOnceLock::new() }; REGISTERED.len()];
+    NAMES[slot].get_or_init(py, || PyString::intern(py, REGISTERED[slot]).unbind()).bind(py).clone()
 }
 
 /// The text of a number serde_json hands over as a string.

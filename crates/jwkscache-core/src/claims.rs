@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::errors::{Error, Result};
 
 /// The registered claims validation reads, in [`Registered`] slot order.
-const REGISTERED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+pub const REGISTERED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
 
 /// The registered claims' values, one slot per name (see [`Claims::slot`]).
 pub type Registered = [Option<Value>; REGISTERED.len()];
