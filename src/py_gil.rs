@@ -46,6 +46,9 @@ pub enum GilPolicy {
 impl GilPolicy {
     /// The policy for the Python option.
     pub fn from_option(release_gil: Option<bool>) -> Self {
+        // Initialised here, with the GIL held: a first initialisation inside
+        // `detach` could be caught half-done by a fork.
+        LazyLock::force(&EPOCH);
         match release_gil {
             None => Self::Adaptive,
             Some(true) => Self::Release,
@@ -60,7 +63,7 @@ impl GilPolicy {
             Self::Release => py.detach(work),
             Self::Adaptive => {
                 let hold_until = HOLD_UNTIL_US.load(Ordering::Relaxed);
-                // Zero until a first hold: no clock read on the common path.
+                // Zero until a first hold: no clock read for this check before.
                 if hold_until != 0 && micros_since_epoch() < hold_until {
                     return work();
                 }

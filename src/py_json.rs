@@ -12,6 +12,7 @@ use std::fmt;
 use jwkscache_core::claims::{Claims, Registered, REGISTERED};
 use jwkscache_core::errors::Error;
 use jwkscache_core::jws::Verified;
+use jwkscache_core::pick::{reserved_member, ValueSeed, NUMBER_MARKER};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
@@ -94,15 +95,25 @@ impl<'py> PySeed<'_, 'py> {
         })
     }
 
-    /// A number serde_json hands over as text: a float, or an integer
-    /// beyond 64 bits (Python's int() parses it exactly).
+    /// A number serde_json hands over as text (a float, or an integer beyond
+    /// 64 bits).
     fn number<E: de::Error>(self, text: &str) -> Result<Bound<'py, PyAny>, E> {
-        if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-            return self.keep(self.py.get_type::<PyInt>().call1((text,)));
-        }
-        let value = text.parse::<f64>().map_err(|_| E::custom(format_args!("invalid number {text:?}")))?;
-        Ok(PyFloat::new(self.py, value).into_any())
+        number_from_text(self.py, text).map_err(E::custom)
     }
+}
+
+/// A number's JSON text as a Python float, or an exact int when it has no
+/// fraction or exponent (Python's `int()` parses any size up to its digit
+/// limit, past which it is a syntax error here, as in `json.loads`).
+fn number_from_text<'py>(py: Python<'py>, text: &str) -> Result<Bound<'py, PyAny>, String> {
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return py
+            .get_type::<PyInt>()
+            .call1((text,))
+            .map_err(|e| format!("integer of {} digits: {e}", text.len()));
+    }
+    let value = text.parse::<f64>().map_err(|_| format!("invalid number {text:?}"))?;
+    Ok(PyFloat::new(py, value).into_any())
 }
 
 impl<'de, 'py> DeserializeSeed<'de> for PySeed<'_, 'py> {
@@ -162,22 +173,24 @@ impl<'de, 'py> Visitor<'de> for PySeed<'_, 'py> {
         };
         while let Some(key) = map.next_key_seed(key_seed(first))? {
             first = false;
-            let value = match key {
-                // With arbitrary_precision, serde_json hands a float or a big
-                // integer over as a one-entry map under its private key (its
-                // own Value reads such a map as a number too).
+            let (name, slot) = match key {
+                // serde_json's hand-over of a float or a big integer (see
+                // `jwkscache_core::pick`), not an object.
                 Key::NumberMarker => return map.next_value_seed(NumberSeed(self.nested())),
-                Key::Name(name, Some(slot)) => {
-                    let value: Value = map.next_value()?;
-                    let object = self.keep(value_to_py(self.py, &value))?;
-                    if let Some(registered) = self.registered {
-                        registered.borrow_mut()[slot] = Some(value);
-                    }
-                    (name, object)
-                }
-                Key::Name(name, None) => (name, map.next_value_seed(self.nested())?),
+                Key::Name(name, slot) => (name, slot),
             };
-            self.keep(dict.set_item(value.0, value.1))?;
+            let value = match slot {
+                None => map.next_value_seed(self.nested())?,
+                Some(slot) => {
+                    let json = map.next_value_seed(ValueSeed)?;
+                    let value = self.keep(value_to_py(self.py, &json))?;
+                    if let Some(registered) = self.registered {
+                        registered.borrow_mut()[slot] = Some(json);
+                    }
+                    value
+                }
+            };
+            self.keep(dict.set_item(name, value))?;
         }
         Ok(dict.into_any())
     }
@@ -193,7 +206,8 @@ enum Key<'py> {
 /// Reads an object key as a Python str.
 struct KeySeed<'py> {
     py: Python<'py>,
-    /// The marker is looked for as a nested object's first key only.
+    /// Whether serde_json's number marker may come here (a nested object's
+    /// first key); anywhere else the name is refused.
     number_marker: bool,
     /// Whether to look up the registered-claim slot.
     slots: bool,
@@ -215,8 +229,8 @@ impl<'py> Visitor<'_> for KeySeed<'py> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if self.number_marker && v == NUMBER_TOKEN {
-            return Ok(Key::NumberMarker);
+        if v == NUMBER_MARKER {
+            return if self.number_marker { Ok(Key::NumberMarker) } else { Err(reserved_member()) };
         }
         if let Some(slot) = self.slots.then(|| Claims::slot(v)).flatten() {
             return Ok(Key::Name(registered_name(self.py, slot), Some(slot)));
@@ -234,14 +248,15 @@ fn registered_name(py: Python<'_>, slot: usize) -> Bound<'_, PyString> {
     NAMES[slot].get_or_init(py, || PyString::intern(py, REGISTERED[slot]).unbind()).bind(py).clone()
 }
 
-/// The text of a number serde_json hands over as a string.
+/// The text of a number serde_json hands over (an owned string); a lent
+/// string is a literal member's value, and refused (see `pick`).
 struct NumberSeed<'a, 'py>(PySeed<'a, 'py>);
 
 impl<'de, 'py> DeserializeSeed<'de> for NumberSeed<'_, 'py> {
     type Value = Bound<'py, PyAny>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
+        deserializer.deserialize_any(self)
     }
 }
 
@@ -252,13 +267,14 @@ impl<'py> Visitor<'_> for NumberSeed<'_, 'py> {
         f.write_str("a number")
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        self.0.number(v)
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        self.0.number(&v)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Err(reserved_member())
     }
 }
-
-/// serde_json's private key for a number given as text (arbitrary_precision).
-const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 fn copy_dict<'py>(dict: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
     let copy = PyDict::new(dict.py());
@@ -316,10 +332,6 @@ fn number_to_py<'py>(py: Python<'py>, n: &Number) -> PyResult<Bound<'py, PyAny>>
     if let Some(u) = n.as_u64() {
         return Ok(u.into_pyobject(py)?.into_any());
     }
-    let text = n.as_str();
-    if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-        // An integer beyond 64 bits: Python's int() parses it exactly.
-        return py.get_type::<pyo3::types::PyInt>().call1((text,));
-    }
-    Ok(PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any())
+    number_from_text(py, n.as_str())
+        .or_else(|e| Err(Error::Decode(format!("Invalid payload string: {e}"))).py())
 }

@@ -137,3 +137,40 @@ def test_malformed_headers_are_decode_errors(signer: Signer, header: bytes, mess
         cache.decode(token)
     with pytest.raises(exc.DecodeError, match=message):
         checked_kid(token)  # the drop-in's check, before any key lookup
+
+
+MARKER = "$serde_json::private::Number"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"x": {"' + MARKER + '": "12"}}',
+        '{"exp": {"' + MARKER + '": "99999999999"}}',
+        '{"aud": [{"' + MARKER + '": "1"}]}',
+        '{"x": {"a": 1, "' + MARKER + '": "12"}}',
+        '{"x": {"\\u0024serde_json::private::Number": "12"}}',
+        '{"' + MARKER + '": "12"}',
+        '{"x": {"' + MARKER + '": 12}}',
+    ],
+)
+def test_serde_jsons_number_marker_as_a_member_name_is_refused(
+    signer: Signer, payload: str
+) -> None:
+    # serde_json hands floats and big integers over under this member name; a token that
+    # uses it literally could otherwise have an object read as a number. Refused (PyJWT
+    # would keep the object: a documented difference that fails closed).
+    cache = jwkscache.JWKSCache.from_jwks({"keys": [signer.jwk]})
+    with pytest.raises(exc.DecodeError, match="Invalid payload string"):
+        cache.decode(signer.sign_raw(payload.encode()))
+
+
+@pytest.mark.parametrize("name", ["x", "exp", "nested"])
+def test_an_integer_past_pythons_digit_limit_is_a_decode_error(signer: Signer, name: str) -> None:
+    digits = "9" * 5000
+    value = f'{{"a": {digits}}}' if name == "nested" else digits
+    token = signer.sign_raw(f'{{"{name}": {value}}}'.encode())
+    cache = jwkscache.JWKSCache.from_jwks({"keys": [signer.jwk]})
+    for _ in range(2):
+        with pytest.raises(exc.DecodeError, match="Invalid payload string: integer of 5000 digits"):
+            cache.decode(token, options={"verify_exp": False})

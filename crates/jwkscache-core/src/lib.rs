@@ -14,7 +14,7 @@ pub mod fetch;
 pub mod fork;
 pub mod jwk;
 pub mod jws;
-mod pick;
+pub mod pick;
 pub mod token_cache;
 pub mod verify;
 

@@ -4,15 +4,31 @@
 //! reads (`alg`, `kid`, `crit`; the registered claims); every other member
 //! is checked for syntax and skipped. A name given twice: the last wins, as
 //! in Python's `json.loads`.
+//!
+//! serde_json (with `arbitrary_precision`, which keeps big integers exact)
+//! hands a float or a big integer to a visitor as a one-entry object under
+//! the member name [`NUMBER_MARKER`], the number's text an owned string. Its
+//! own `Value` reads a literal object of that shape in a token as a number
+//! too; [`ValueSeed`] tells the two apart (the parser lends a literal's text,
+//! never hands it over owned) and refuses the literal.
 
 use std::fmt;
+use std::str::FromStr;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::Value;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// serde_json's private member name for a number handed over as text.
+pub const NUMBER_MARKER: &str = "$serde_json::private::Number";
+
+/// The error for a literal member named [`NUMBER_MARKER`].
+pub fn reserved_member<E: de::Error>() -> E {
+    E::custom(format_args!("the member name {NUMBER_MARKER:?} is reserved"))
+}
 
 /// Parses `json`, one JSON object and nothing after it, into one slot per
 /// name of `names`.
-pub(crate) fn pick<const N: usize>(
+pub fn pick<const N: usize>(
     json: &str,
     names: &[&str; N],
 ) -> std::result::Result<[Option<Value>; N], serde_json::Error> {
@@ -46,7 +62,7 @@ impl<'de, const N: usize> Visitor<'de> for Picker<'_, N> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(slot) = map.next_key_seed(SlotOf(self.names))? {
             match slot {
-                Some(slot) => self.slots[slot] = Some(map.next_value()?),
+                Some(slot) => self.slots[slot] = Some(map.next_value_seed(ValueSeed)?),
                 None => drop(map.next_value::<IgnoredAny>()?),
             }
         }
@@ -77,6 +93,104 @@ impl<const N: usize> Visitor<'_> for SlotOf<'_, N> {
     }
 }
 
+/// A JSON value as a `serde_json::Value`, as serde_json's own would build
+/// it, except that a literal object member named [`NUMBER_MARKER`] is an
+/// error rather than a number.
+#[derive(Clone, Copy)]
+pub struct ValueSeed;
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if name == NUMBER_MARKER {
+                // Only serde_json's number hand-over is an object's one
+                // member under this name with an owned string.
+                if !object.is_empty() {
+                    return Err(reserved_member());
+                }
+                return map.next_value_seed(NumberText).map(Value::Number);
+            }
+            object.insert(name, map.next_value_seed(self)?);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// A number's text as serde_json hands it over (an owned string); a lent
+/// string is a literal member's value.
+struct NumberText;
+
+impl<'de> DeserializeSeed<'de> for NumberText {
+    type Value = Number;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Number, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl Visitor<'_> for NumberText {
+    type Value = Number;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number")
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Number, E> {
+        Number::from_str(&text).map_err(E::custom)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Number, E> {
+        Err(reserved_member())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +204,27 @@ mod tests {
         assert!(pick(r#"{"a": 1} {}"#, &["a"]).is_err());
         assert!(pick(r#"{"a": 1, "b": [1,]}"#, &["a"]).is_err());
         assert!(pick("[1]", &["a"]).is_err());
+    }
+
+    #[test]
+    fn values_are_serde_json_values_without_the_number_marker_ambiguity() {
+        let [a, b] = pick(
+            r#"{"a": [1.5, -0.0, 123456789012345678901234567890, "x", {"y": null}], "b": 1e400}"#,
+            &["a", "b"],
+        )
+        .unwrap();
+        let expected: Value =
+            serde_json::from_str(r#"[1.5, -0.0, 123456789012345678901234567890, "x", {"y": null}]"#).unwrap();
+        assert_eq!(a, Some(expected));
+        assert!(b.is_some_and(|b| b.is_number()));
+        for literal in [
+            r#"{"a": {"$serde_json::private::Number": "12"}}"#,
+            r#"{"a": {"\u0024serde_json::private::Number": "12"}}"#,
+            r#"{"a": {"x": 1, "$serde_json::private::Number": "12"}}"#,
+            r#"{"a": [{"$serde_json::private::Number": 12}]}"#,
+        ] {
+            let error = pick(literal, &["a"]).unwrap_err().to_string();
+            assert!(error.contains("is reserved") || error.contains("invalid type"), "{literal}: {error}");
+        }
     }
 }
