@@ -2,9 +2,11 @@
 //! operation. Only the signature check is cached: the caller still checks
 //! the key is current (same freshness rules) and validates every claim.
 //!
-//! Entries are keyed by the token's signature segment (short to hash) and
-//! hold the whole token, compared byte for byte on a hit, so a token that
-//! reuses a cached signature with another header or payload never hits.
+//! Entries are keyed by the first 16 characters of the token's signature
+//! segment (96 random-looking bits: cheap to hash, and no second copy of the
+//! signature) and hold the whole token, compared byte for byte on a hit, so a
+//! token that shares a key or reuses a cached signature with another header
+//! or payload never hits.
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -20,8 +22,11 @@ pub const DEFAULT_TOKEN_CACHE_SIZE: usize = 1024;
 
 /// A bounded LRU of verified tokens.
 pub struct TokenCache {
-    entries: Option<Mutex<LruCache<Box<[u8]>, Entry>>>,
+    entries: Option<Mutex<LruCache<Key, Entry>>>,
 }
+
+/// An entry's key: the start of the token's signature segment.
+type Key = [u8; 16];
 
 struct Entry {
     token: Box<[u8]>,
@@ -59,7 +64,7 @@ impl TokenCache {
     pub fn get(&self, token: &[u8]) -> Option<Arc<Verified>> {
         let entries = self.entries.as_ref()?;
         let mut entries = entries.lock();
-        let entry = entries.get(signature_segment(token))?;
+        let entry = entries.get(&key(token))?;
         (*entry.token == *token).then(|| Arc::clone(&entry.verified))
     }
 
@@ -67,7 +72,7 @@ impl TokenCache {
     pub fn insert(&self, token: &[u8], verified: Arc<Verified>) {
         if let Some(entries) = &self.entries {
             let entry = Entry { token: token.into(), verified };
-            entries.lock().put(signature_segment(token).into(), entry);
+            entries.lock().put(key(token), entry);
         }
     }
 
@@ -93,22 +98,26 @@ impl TokenCache {
     pub fn retain_keys_of(&self, set: &JwkSet) {
         let Some(entries) = &self.entries else { return };
         let mut entries = entries.lock();
-        let gone: Vec<Box<[u8]>> = entries
+        let gone: Vec<Key> = entries
             .iter()
             .filter(|(_, entry)| {
                 let verified = &entry.verified;
                 set.select(verified.kid.as_deref()).is_none_or(|current| !verified.still_verified_by(current))
             })
-            .map(|(signature, _)| signature.clone())
+            .map(|(key, _)| *key)
             .collect();
-        for signature in gone {
-            entries.pop(&signature);
+        for key in gone {
+            entries.pop(&key);
         }
     }
 }
 
-fn signature_segment(token: &[u8]) -> &[u8] {
-    token.rsplit(|&b| b == b'.').next().unwrap_or(token)
+fn key(token: &[u8]) -> Key {
+    let signature = &token[memchr::memrchr(b'.', token).map_or(0, |dot| dot + 1)..];
+    let mut key = Key::default();
+    let len = signature.len().min(key.len());
+    key[..len].copy_from_slice(&signature[..len]);
+    key
 }
 
 #[cfg(test)]
@@ -144,6 +153,15 @@ mod tests {
         assert!(cache.get(b"h.p.sig").is_some());
         assert!(cache.get(b"h.other.sig").is_none(), "same signature, other payload");
         assert!(cache.get(b"h.p.sig2").is_none());
+        // Tokens sharing a key (the signature's first 16 characters) never
+        // answer for each other: the last one inserted holds the entry.
+        let long = b"h.p.0123456789abcdefXYZ";
+        cache.insert(long, verified(&set));
+        assert!(cache.get(long).is_some());
+        assert!(cache.get(b"h.p.0123456789abcdefXY").is_none());
+        cache.insert(b"h.q.0123456789abcdefOTHER", verified(&set));
+        assert!(cache.get(long).is_none());
+        assert!(cache.get(b"h.q.0123456789abcdefOTHER").is_some());
     }
 
     #[test]
