@@ -55,10 +55,13 @@ def test_inspect_verify_and_keys(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bench_reports_every_contender() -> None:
-    report = _bench.run(rounds=1, calls=3, gil_seconds=0.05, memory_tokens=10, memory_keys=3)
+    report = _bench.run(
+        rounds=1, calls=3, gil_seconds=0.05, memory_tokens=10, memory_keys=3, distinct_tokens=8
+    )
     for needle in (
         "JWKSCache.decode",
         "(repeated)",
+        "distinct tokens, cache on",
         "PyJWT",
         "cryptography",
         "2 threads",

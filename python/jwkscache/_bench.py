@@ -7,6 +7,7 @@ Needs the ``testing`` extra (cryptography).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import statistics
@@ -15,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -34,6 +35,7 @@ class Setup:
     token: str
     issuer: str
     audience: str
+    _distinct: list[str] = field(default_factory=list, repr=False)
 
     @classmethod
     def create(cls) -> Setup:
@@ -71,6 +73,12 @@ class Setup:
             **extra,
         }
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": "bench-key"})
+
+    def distinct_tokens(self, count: int) -> list[str]:
+        """``count`` distinct tokens (minted once per setup, then reused)."""
+        while len(self._distinct) < count:
+            self._distinct.append(self.mint())
+        return self._distinct[:count]
 
 
 def _median_us(fn: Callable[[], object], calls: int) -> float:
@@ -134,14 +142,19 @@ def throughput(fn: Callable[[], object], threads: int, seconds: float) -> float:
     return sum(counts) / seconds
 
 
-def decode_contenders(setup: Setup) -> dict[str, Callable[[], object]]:
+def decode_contenders(setup: Setup, distinct: int = 2048) -> dict[str, Callable[[], object]]:
     """JWKSCache.decode (fresh, repeated), PyJWT jwt.decode (key preloaded), bare RSA verify.
 
     "Fresh" runs with the verified-token cache off: every call pays the RSA check, as a
-    stream of distinct tokens would. "Repeated" is the same token again (a cache hit).
+    stream of distinct tokens would. "Distinct tokens" is that stream with the default
+    cache on (``distinct`` tokens, 2048 by default, in turn through a 1024-entry cache: every
+    call a miss, an insert and, once full, an eviction). "Repeated" is the same token again
+    (a cache hit).
     """
     fresh = jwkscache.JWKSCache.from_jwks(setup.jwks, token_cache_size=0)
     cache = jwkscache.JWKSCache.from_jwks(setup.jwks)
+    churn = jwkscache.JWKSCache.from_jwks(setup.jwks)
+    stream = itertools.cycle(setup.distinct_tokens(distinct))
     public_key = setup.private_key.public_key()
     token = setup.token
     signing_input, _, signature_b64 = token.rpartition(".")
@@ -155,6 +168,9 @@ def decode_contenders(setup: Setup) -> dict[str, Callable[[], object]]:
         "jwkscache JWKSCache.decode": lambda: fresh.decode(token, audience=audience, issuer=issuer),
         "jwkscache JWKSCache.decode (repeated)": lambda: cache.decode(
             token, audience=audience, issuer=issuer
+        ),
+        "jwkscache decode, distinct, cache on": lambda: churn.decode(
+            next(stream), audience=audience, issuer=issuer
         ),
         "PyJWT 2.x jwt.decode (preloaded key)": lambda: jwt.decode(
             token, public_key, algorithms=["RS256"], audience=audience, issuer=issuer
@@ -252,7 +268,7 @@ def memory_report(setup: Setup, tokens: int = 2000, keys: int = 100) -> list[str
     """Bytes of RSS per cached token and per cached (parsed) key."""
     if _rss_bytes() is None:
         return ["  memory: not measured on this platform"]
-    minted = [setup.mint() for _ in range(tokens)]
+    minted = setup.distinct_tokens(tokens)
     cache = jwkscache.JWKSCache.from_jwks(setup.jwks, token_cache_size=tokens)
     before = _rss_bytes() or 0
     for token in minted:
@@ -282,6 +298,7 @@ def run(
     gil_seconds: float = 1.0,
     memory_tokens: int = 2000,
     memory_keys: int = 100,
+    distinct_tokens: int = 2048,
 ) -> str:
     """Runs the decode benchmark and returns the printed report."""
     setup = Setup.create()
@@ -290,11 +307,12 @@ def run(
         f"token {len(setup.token)} bytes; {rounds} interleaved rounds x {calls} calls; medians",
         "",
     ]
-    results = interleaved(decode_contenders(setup), rounds, calls)
+    results = interleaved(decode_contenders(setup, distinct_tokens), rounds, calls)
     ours = results["jwkscache JWKSCache.decode"]
     floor = results["cryptography RSA verify (floor)"]
     pyjwt = results["PyJWT 2.x jwt.decode (preloaded key)"]
     repeated = results["jwkscache JWKSCache.decode (repeated)"]
+    churn = results["jwkscache decode, distinct, cache on"]
     for name, us in results.items():
         lines.append(f"  {name:<40} {us:8.1f} µs")
     peers = {name: us for name, us in results.items() if name.startswith("oxyjwt")}
@@ -303,6 +321,7 @@ def run(
         f"  PyJWT / jwkscache            {pyjwt / ours:5.2f}x  (jwkscache is that much faster)",
         f"  jwkscache / cryptography     {ours / floor:5.2f}x  (1.00: JWT check = RSA price)",
         f"  repeated token               {repeated:5.2f} µs  (verified-token cache hit)",
+        f"  distinct tokens, cache on    {churn / ours:5.2f}x  (a miss, an insert, an eviction)",
         *(
             f"  {name.split()[0]} / jwkscache{'':<12} {us / ours:5.2f}x"
             for name, us in peers.items()
