@@ -100,7 +100,10 @@ impl Claims {
     pub fn map(&self) -> &Map<String, Value> {
         // Empty when the payload does not parse: a `require`d claim is then
         // missing (fail closed), though `validate` reports the syntax first.
-        self.map.get_or_init(|| serde_json::from_str(&self.json).unwrap_or_default())
+        self.map.get_or_init(|| match crate::pick::pick_all(&self.json) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        })
     }
 }
 

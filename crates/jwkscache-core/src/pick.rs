@@ -39,6 +39,15 @@ pub fn pick<const N: usize>(
     Ok(slots)
 }
 
+/// Parses `json`, one JSON value and nothing after it, whole (with
+/// [`ValueSeed`]'s rule for the number marker).
+pub fn pick_all(json: &str) -> std::result::Result<Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let value = ValueSeed.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
 struct Picker<'a, const N: usize> {
     names: &'a [&'a str; N],
     slots: &'a mut [Option<Value>; N],
@@ -204,6 +213,8 @@ mod tests {
         assert!(pick(r#"{"a": 1} {}"#, &["a"]).is_err());
         assert!(pick(r#"{"a": 1, "b": [1,]}"#, &["a"]).is_err());
         assert!(pick("[1]", &["a"]).is_err());
+        assert_eq!(pick_all(r#"{"a": [1, 2.5]}"#).unwrap(), json!({"a": [1, 2.5]}));
+        assert!(pick_all(r#"{"a": {"$serde_json::private::Number": "1"}}"#).is_err());
     }
 
     #[test]
