@@ -277,25 +277,31 @@ impl<'py> Visitor<'_> for NumberSeed<'_, 'py> {
 }
 
 fn copy_dict<'py>(dict: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
-    let copy = PyDict::new(dict.py());
+    // PyDict_Copy clones the whole table at once; then only the nested
+    // containers are replaced, by copies of their own.
+    let copy = dict.copy()?;
     for (key, value) in dict.iter() {
-        copy.set_item(key, copy_value(value)?)?;
+        if let Some(nested) = copy_container(&value)? {
+            copy.set_item(key, nested)?;
+        }
     }
     Ok(copy)
 }
 
-fn copy_value(value: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
+/// A copy of a dict or list (deep, as far as containers go); `None` for an
+/// immutable leaf (str, int, float, bool, None), which is shared.
+fn copy_container<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
     if let Ok(dict) = value.cast::<PyDict>() {
-        return Ok(copy_dict(dict)?.into_any());
+        return Ok(Some(copy_dict(dict)?.into_any()));
     }
-    if let Ok(list) = value.cast::<PyList>() {
-        let copy = PyList::empty(value.py());
-        for item in list.iter() {
-            copy.append(copy_value(item)?)?;
+    let Ok(list) = value.cast::<PyList>() else { return Ok(None) };
+    let copy = list.get_slice(0, list.len());
+    for (index, item) in list.iter().enumerate() {
+        if let Some(nested) = copy_container(&item)? {
+            copy.set_item(index, nested)?;
         }
-        return Ok(copy.into_any());
     }
-    Ok(value) // str, int, float, bool, None: immutable, shared
+    Ok(Some(copy.into_any()))
 }
 
 /// A JSON object as a new `dict`.
