@@ -2,9 +2,9 @@
 //!
 //! A token's claims and header go from their JSON text straight into Python
 //! objects, in one pass with no intermediate tree ([`claims_to_py`],
-//! [`json_to_dict`]).
-//! Integers stay exact however large; nesting is bounded by serde_json's
-//! recursion limit (128).
+//! [`json_to_dict`]). Integers stay exact however large, up to Python's
+//! `int()` digit limit (past it: a `DecodeError`, as PyJWT gives); nesting
+//! is bounded by serde_json's recursion limit (128).
 
 use std::cell::RefCell;
 use std::fmt;
