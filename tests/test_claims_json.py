@@ -174,3 +174,16 @@ def test_an_integer_past_pythons_digit_limit_is_a_decode_error(signer: Signer, n
     for _ in range(2):
         with pytest.raises(exc.DecodeError, match="Invalid payload string: integer of 5000 digits"):
             cache.decode(token, options={"verify_exp": False})
+
+
+def test_many_and_long_member_names_come_back_exactly(signer: Signer) -> None:
+    # Member names are kept as Python strs between decodes in a small table; names that
+    # collide, replace each other, or are too long for it must still come back exactly.
+    names = [f"claim-{n}" for n in range(600)] + ["x" * 33, "é" * 20, "k" * 32]
+    cache = jwkscache.JWKSCache.from_jwks(
+        {"keys": [signer.jwk]}, token_cache_size=0, max_token_bytes=65536
+    )
+    for round_ in range(3):
+        payload = {name: {name: [round_, name]} for name in names}
+        token = signer.sign_raw(json.dumps(payload).encode())
+        assert same(cache.decode(token), payload)
