@@ -27,6 +27,10 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p jwkscache-core --all-targets --no-default-features --features ring -- -D warnings
+	# The bindings keep compiling for free-threaded CPython 3.14t (no interpreter needed;
+	# not shipped: docs/performance.md says why).
+	PYO3_CONFIG_FILE=$(CURDIR)/.ci/pyo3-free-threaded-3.14.txt CARGO_TARGET_DIR=target/free-threaded \
+		cargo clippy -p jwkscache-python -- -D warnings
 	$(BIN)/ruff check python tests benchmarks
 	$(BIN)/ruff format --check python tests benchmarks
 	$(BIN)/mypy
