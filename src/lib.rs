@@ -9,7 +9,6 @@ mod py_errors;
 mod py_functions;
 mod py_gil;
 mod py_json;
-mod py_names;
 mod py_signing_key;
 
 use pyo3::prelude::*;

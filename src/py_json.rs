@@ -20,7 +20,6 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Map, Number, Value};
 
 use crate::py_errors::IntoPyResult;
-use crate::py_names::Names;
 
 /// A new claims dict for a verified token. On a verified-token cache hit the
 /// token keeps a template dict, and each caller gets a copy of it (new dicts
@@ -61,9 +60,8 @@ fn build<'py>(
     registered: Option<&RefCell<Registered>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let failed = RefCell::new(None);
-    let names = RefCell::new(Names::take());
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    let seed = PySeed { py, failed: &failed, names: &names, registered, top: true };
+    let seed = PySeed { py, failed: &failed, registered, top: true };
     match seed.deserialize(&mut deserializer).and_then(|object| deserializer.end().map(|()| object)) {
         Ok(object) => Ok(object),
         // A Python error (MemoryError, say) comes back as itself.
@@ -78,8 +76,6 @@ fn build<'py>(
 struct PySeed<'a, 'py> {
     py: Python<'py>,
     failed: &'a RefCell<Option<PyErr>>,
-    /// Member names kept between builds.
-    names: &'a RefCell<Names>,
     /// Where the top-level object's registered claims go, if collected.
     registered: Option<&'a RefCell<Registered>>,
     /// The payload itself, not a value inside it.
@@ -172,7 +168,6 @@ impl<'de, 'py> Visitor<'de> for PySeed<'_, 'py> {
         let mut first = true;
         let key_seed = |first| KeySeed {
             py: self.py,
-            names: self.names,
             number_marker: first && !self.top,
             slots: self.registered.is_some(),
         };
@@ -209,9 +204,8 @@ enum Key<'py> {
 }
 
 /// Reads an object key as a Python str.
-struct KeySeed<'a, 'py> {
+struct KeySeed<'py> {
     py: Python<'py>,
-    names: &'a RefCell<Names>,
     /// Whether serde_json's number marker may come here (a nested object's
     /// first key); anywhere else the name is refused.
     number_marker: bool,
@@ -219,7 +213,7 @@ struct KeySeed<'a, 'py> {
     slots: bool,
 }
 
-impl<'de, 'py> DeserializeSeed<'de> for KeySeed<'_, 'py> {
+impl<'de, 'py> DeserializeSeed<'de> for KeySeed<'py> {
     type Value = Key<'py>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -227,7 +221,7 @@ impl<'de, 'py> DeserializeSeed<'de> for KeySeed<'_, 'py> {
     }
 }
 
-impl<'py> Visitor<'_> for KeySeed<'_, 'py> {
+impl<'py> Visitor<'_> for KeySeed<'py> {
     type Value = Key<'py>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -241,7 +235,7 @@ impl<'py> Visitor<'_> for KeySeed<'_, 'py> {
         if let Some(slot) = self.slots.then(|| Claims::slot(v)).flatten() {
             return Ok(Key::Name(registered_name(self.py, slot), Some(slot)));
         }
-        Ok(Key::Name(self.names.borrow_mut().get(self.py, v), None))
+        Ok(Key::Name(PyString::new(self.py, v), None))
     }
 }
 

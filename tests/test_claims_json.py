@@ -177,8 +177,8 @@ def test_an_integer_past_pythons_digit_limit_is_a_decode_error(signer: Signer, n
 
 
 def test_many_and_long_member_names_come_back_exactly(signer: Signer) -> None:
-    # Member names are kept as Python strs between decodes in a small table; names that
-    # collide, replace each other, or are too long for it must still come back exactly.
+    # Many names, long and non-ASCII ones, over several tokens: each comes back exactly (the
+    # registered names are shared interned strs; the others are made per decode).
     names = [f"claim-{n}" for n in range(600)] + ["x" * 33, "é" * 20, "k" * 32]
     cache = jwkscache.JWKSCache.from_jwks(
         {"keys": [signer.jwk]}, token_cache_size=0, max_token_bytes=65536
