@@ -15,6 +15,8 @@ import time
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 import jwkscache
 from conftest import Signer
@@ -187,3 +189,24 @@ def test_many_and_long_member_names_come_back_exactly(signer: Signer) -> None:
         payload = {name: {name: [round_, name]} for name in names}
         token = signer.sign_raw(json.dumps(payload).encode())
         assert same(cache.decode(token), payload)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [b'"x": "\\ud800"', b'"x": {"$serde_json::private::Number": "1"}'],
+)
+def test_header_members_not_read_are_still_checked_by_decode(signer: Signer, extra: bytes) -> None:
+    # decode checks the whole header as it does the payload (README: token rules); the
+    # drop-in's lookup (checked_kid) skims it as PyJWT's json.loads would, and finds the kid.
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b'{"alg": "RS256", "kid": "test-key", ' + extra + b"}"
+    signing_input = b64(header) + "." + b64(b'{"sub": "x"}')
+    signature = signer.private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    token = signing_input + "." + b64(signature)
+    cache = jwkscache.JWKSCache.from_jwks({"keys": [signer.jwk]})
+    for decode in (cache.decode, cache.decode_complete):
+        with pytest.raises(exc.DecodeError, match="Invalid header string"):
+            decode(token)
+    assert checked_kid(token) == "test-key"

@@ -69,7 +69,8 @@ impl Claims {
     pub fn registered(&self) -> Result<&Registered> {
         self.registered
             .get_or_init(|| {
-                crate::pick::pick(&self.json, &REGISTERED).map_err(|e| format!("Invalid payload string: {e}"))
+                crate::pick::pick(&self.json, &REGISTERED, crate::pick::Strictness::Full)
+                    .map_err(|e| format!("Invalid payload string: {e}"))
             })
             .as_ref()
             .map_err(|message| Error::Decode(message.clone()))

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::claims::Claims;
 use crate::errors::{Error, Result};
 use crate::jwk::{names, Jwk};
+use crate::pick::Strictness;
 use crate::verify::Alg;
 
 /// Default bound on a token's length, checked before any parsing.
@@ -29,14 +30,15 @@ pub struct Header {
 }
 
 impl Header {
-    /// Parses a decoded header segment: UTF-8 holding one JSON object.
-    pub(crate) fn parse(bytes: Vec<u8>) -> Result<Self> {
+    /// Parses a decoded header segment: UTF-8 holding one JSON object, the
+    /// members not read checked as `strictness` says.
+    pub(crate) fn parse(bytes: Vec<u8>, strictness: Strictness) -> Result<Self> {
         let json = String::from_utf8(bytes)
             .map_err(|e| Error::decode(format!("Invalid header string: not UTF-8 ({})", e.utf8_error())))?;
         if !json.trim_start().starts_with('{') {
             return Err(Error::decode("Invalid header string: must be a json object"));
         }
-        let [alg, kid, crit] = crate::pick::pick(&json, &["alg", "kid", "crit"])
+        let [alg, kid, crit] = crate::pick::pick(&json, &["alg", "kid", "crit"], strictness)
             .map_err(|e| Error::decode(format!("Invalid header string: {e}")))?;
         Ok(Self { json, alg, kid, crit })
     }
@@ -91,7 +93,7 @@ impl<'a> Token<'a> {
         let signing_input = &token[..header.len() + 1 + payload.len()];
         // PyJWT's order: the header decoded and parsed, then the payload and
         // signature decoded.
-        let header = Header::parse(b64("header", header)?)?;
+        let header = Header::parse(b64("header", header)?, Strictness::Full)?;
         let payload = b64("payload", payload)?;
         let signature = b64("crypto", signature)?;
         Ok(Self { signing_input, header, payload, signature })
@@ -235,7 +237,7 @@ pub fn unverified_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
     let Some(end) = memchr::memchr(b'.', token) else {
         return Err(Error::decode("Not enough segments"));
     };
-    Ok(Header::parse(b64("header", &token[..end])?)?.kid()?.map(str::to_owned))
+    Ok(Header::parse(b64("header", &token[..end])?, Strictness::Skim)?.kid()?.map(str::to_owned))
 }
 
 /// The `kid` of a token that is well formed the way PyJWT's
@@ -246,7 +248,9 @@ pub fn checked_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
     // The same checks as Token::parse + claims(), without building the
     // claims: this runs on every lookup of the PyJWT drop-in.
     let (header, payload, signature) = split(token, max_len)?;
-    let header = Header::parse(b64("header", header)?)?;
+    // Skimmed, as PyJWT's json.loads would take it: the drop-in must not
+    // refuse a token PyJWT's own jwt.decode then accepts.
+    let header = Header::parse(b64("header", header)?, Strictness::Skim)?;
     let payload = b64("payload", payload)?;
     b64("crypto", signature)?;
     header.refuse_crit()?;

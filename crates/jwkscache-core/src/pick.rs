@@ -2,7 +2,9 @@
 //!
 //! A token's header and claims are parsed for the few members the verifier
 //! reads (`alg`, `kid`, `crit`; the registered claims); every other member
-//! is checked for syntax and skipped. A name given twice: the last wins, as
+//! is skipped, after the same checks a full parse makes ([`Strictness`]:
+//! escapes, the number marker below), or skimmed for JSON syntax only, as
+//! lenient as Python's `json` module. A name given twice: the last wins, as
 //! in Python's `json.loads`.
 //!
 //! serde_json (with `arbitrary_precision`, which keeps big integers exact)
@@ -26,15 +28,27 @@ pub fn reserved_member<E: de::Error>() -> E {
     E::custom(format_args!("the member name {NUMBER_MARKER:?} is reserved"))
 }
 
+/// How the members that are not picked are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// As a full parse would: every string's escapes decoded (a lone UTF-16
+    /// surrogate refused), the number marker refused.
+    Full,
+    /// JSON syntax only (what PyJWT's `json.loads` accepts, and more): for
+    /// the PyJWT drop-in's lookup, which must not refuse what PyJWT takes.
+    Skim,
+}
+
 /// Parses `json`, one JSON object and nothing after it, into one slot per
-/// name of `names`.
+/// name of `names`; the other members checked as `strictness` says.
 pub fn pick<const N: usize>(
     json: &str,
     names: &[&str; N],
+    strictness: Strictness,
 ) -> std::result::Result<[Option<Value>; N], serde_json::Error> {
     let mut slots = std::array::from_fn(|_| None);
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    Picker { names, slots: &mut slots }.deserialize(&mut deserializer)?;
+    Picker { names, slots: &mut slots, strictness }.deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(slots)
 }
@@ -51,6 +65,7 @@ pub fn pick_all(json: &str) -> std::result::Result<Value, serde_json::Error> {
 struct Picker<'a, const N: usize> {
     names: &'a [&'a str; N],
     slots: &'a mut [Option<Value>; N],
+    strictness: Strictness,
 }
 
 impl<'de, const N: usize> DeserializeSeed<'de> for Picker<'_, N> {
@@ -72,7 +87,8 @@ impl<'de, const N: usize> Visitor<'de> for Picker<'_, N> {
         while let Some(slot) = map.next_key_seed(SlotOf(self.names))? {
             match slot {
                 Some(slot) => self.slots[slot] = Some(map.next_value_seed(ValueSeed)?),
-                None => drop(map.next_value::<IgnoredAny>()?),
+                None if self.strictness == Strictness::Skim => drop(map.next_value::<IgnoredAny>()?),
+                None => map.next_value_seed(Skip)?,
             }
         }
         Ok(())
@@ -172,6 +188,94 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 }
 
+/// A JSON value checked as [`ValueSeed`] would build it, and dropped: no
+/// allocation but serde_json's own for numbers and escaped strings.
+#[derive(Clone, Copy)]
+struct Skip;
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut first = true;
+        while let Some(is_marker) = map.next_key_seed(IsMarker)? {
+            if is_marker {
+                if !first {
+                    return Err(reserved_member());
+                }
+                return map.next_value_seed(NumberText).map(drop);
+            }
+            first = false;
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a member name is [`NUMBER_MARKER`] (no allocation).
+struct IsMarker;
+
+impl<'de> DeserializeSeed<'de> for IsMarker {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for IsMarker {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<bool, E> {
+        Ok(name == NUMBER_MARKER)
+    }
+}
+
 /// A number's text as serde_json hands it over (an owned string); a lent
 /// string is a literal member's value.
 struct NumberText;
@@ -207,12 +311,18 @@ mod tests {
 
     #[test]
     fn picks_named_members_last_one_wins() {
-        let picked =
-            pick(r#"{"b": [1, {"a": 0}], "a": 1, "\u0061": "two", "c": null}"#, &["a", "c", "d"]).unwrap();
+        let picked = pick(
+            r#"{"b": [1, {"a": 0}], "a": 1, "\u0061": "two", "c": null}"#,
+            &["a", "c", "d"],
+            Strictness::Full,
+        )
+        .unwrap();
         assert_eq!(picked, [Some(json!("two")), Some(Value::Null), None]);
-        assert!(pick(r#"{"a": 1} {}"#, &["a"]).is_err());
-        assert!(pick(r#"{"a": 1, "b": [1,]}"#, &["a"]).is_err());
-        assert!(pick("[1]", &["a"]).is_err());
+        for strictness in [Strictness::Full, Strictness::Skim] {
+            assert!(pick(r#"{"a": 1} {}"#, &["a"], strictness).is_err());
+            assert!(pick(r#"{"a": 1, "b": [1,]}"#, &["a"], strictness).is_err());
+            assert!(pick("[1]", &["a"], strictness).is_err());
+        }
         assert_eq!(pick_all(r#"{"a": [1, 2.5]}"#).unwrap(), json!({"a": [1, 2.5]}));
         assert!(pick_all(r#"{"a": {"$serde_json::private::Number": "1"}}"#).is_err());
     }
@@ -222,6 +332,7 @@ mod tests {
         let [a, b] = pick(
             r#"{"a": [1.5, -0.0, 123456789012345678901234567890, "x", {"y": null}], "b": 1e400}"#,
             &["a", "b"],
+            Strictness::Full,
         )
         .unwrap();
         let expected: Value =
@@ -234,8 +345,17 @@ mod tests {
             r#"{"a": {"x": 1, "$serde_json::private::Number": "12"}}"#,
             r#"{"a": [{"$serde_json::private::Number": 12}]}"#,
         ] {
-            let error = pick(literal, &["a"]).unwrap_err().to_string();
+            let error = pick(literal, &["a"], Strictness::Full).unwrap_err().to_string();
             assert!(error.contains("is reserved") || error.contains("invalid type"), "{literal}: {error}");
+            // The same, in a member that is not picked: refused when Full.
+            let unpicked = literal.replacen(r#"{"a""#, r#"{"z""#, 1);
+            let error = pick(&unpicked, &["a"], Strictness::Full).unwrap_err().to_string();
+            assert!(error.contains("is reserved") || error.contains("invalid type"), "{unpicked}: {error}");
+            assert!(pick(&unpicked, &["a"], Strictness::Skim).is_ok());
         }
+        // A lone surrogate escape: refused by a full parse, skimmed past by Skim.
+        let lone = r#"{"a": 1, "z": ["\ud800"]}"#;
+        assert!(pick(lone, &["a"], Strictness::Full).is_err());
+        assert_eq!(pick(lone, &["a"], Strictness::Skim).unwrap(), [Some(json!(1))]);
     }
 }

@@ -135,7 +135,7 @@ mod tests {
 
     fn verified(set: &JwkSet) -> Arc<Verified> {
         Arc::new(Verified {
-            header: crate::jws::Header::parse(b"{}".to_vec()).unwrap(),
+            header: crate::jws::Header::parse(b"{}".to_vec(), crate::pick::Strictness::Full).unwrap(),
             claims: crate::claims::Claims::parse(b"{}".to_vec()).unwrap(),
             signature: Vec::new(),
             kid: set.keys()[0].kid.clone(),
