@@ -12,7 +12,7 @@ use std::fmt;
 use jwkscache_core::claims::{Claims, Registered, REGISTERED};
 use jwkscache_core::errors::Error;
 use jwkscache_core::jws::Verified;
-use jwkscache_core::pick::{reserved_member, ValueSeed, NUMBER_MARKER};
+use jwkscache_core::pick::{reserved_member, NumberText, ValueSeed, NUMBER_MARKER};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
@@ -82,7 +82,7 @@ struct PySeed<'a, 'py> {
     top: bool,
 }
 
-impl<'py> PySeed<'_, 'py> {
+impl PySeed<'_, '_> {
     /// The seed for a value inside this one.
     fn nested(self) -> Self {
         Self { registered: None, top: false, ..self }
@@ -93,12 +93,6 @@ impl<'py> PySeed<'_, 'py> {
             *self.failed.borrow_mut() = Some(err);
             E::custom("Python error")
         })
-    }
-
-    /// A number serde_json hands over as text (a float, or an integer beyond
-    /// 64 bits).
-    fn number<E: de::Error>(self, text: &str) -> Result<Bound<'py, PyAny>, E> {
-        number_from_text(self.py, text).map_err(E::custom)
     }
 }
 
@@ -176,7 +170,10 @@ impl<'de, 'py> Visitor<'de> for PySeed<'_, 'py> {
             let (name, slot) = match key {
                 // serde_json's hand-over of a float or a big integer (see
                 // `jwkscache_core::pick`), not an object.
-                Key::NumberMarker => return map.next_value_seed(NumberSeed(self.nested())),
+                Key::NumberMarker => {
+                    let number = map.next_value_seed(NumberText)?;
+                    return self.keep(number_to_py(self.py, &number));
+                }
                 Key::Name(name, slot) => (name, slot),
             };
             let value = match slot {
@@ -246,34 +243,6 @@ fn registered_name(py: Python<'_>, slot: usize) -> Bound<'_, PyString> {
     static NAMES: [PyOnceLock<Py<PyString>>; REGISTERED.len()] =
         [const { PyOnceLock::new() }; REGISTERED.len()];
     NAMES[slot].get_or_init(py, || PyString::intern(py, REGISTERED[slot]).unbind()).bind(py).clone()
-}
-
-/// The text of a number serde_json hands over (an owned string); a lent
-/// string is a literal member's value, and refused (see `pick`).
-struct NumberSeed<'a, 'py>(PySeed<'a, 'py>);
-
-impl<'de, 'py> DeserializeSeed<'de> for NumberSeed<'_, 'py> {
-    type Value = Bound<'py, PyAny>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'py> Visitor<'_> for NumberSeed<'_, 'py> {
-    type Value = Bound<'py, PyAny>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a number")
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        self.0.number(&v)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Err(reserved_member())
-    }
 }
 
 fn copy_dict<'py>(dict: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {

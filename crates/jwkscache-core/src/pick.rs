@@ -239,8 +239,8 @@ impl<'de> Visitor<'de> for Skip {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut first = true;
-        while let Some(is_marker) = map.next_key_seed(IsMarker)? {
-            if is_marker {
+        while let Some(marker) = map.next_key_seed(SlotOf(&[NUMBER_MARKER]))? {
+            if marker.is_some() {
                 if !first {
                     return Err(reserved_member());
                 }
@@ -253,32 +253,9 @@ impl<'de> Visitor<'de> for Skip {
     }
 }
 
-/// Whether a member name is [`NUMBER_MARKER`] (no allocation).
-struct IsMarker;
-
-impl<'de> DeserializeSeed<'de> for IsMarker {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl Visitor<'_> for IsMarker {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a member name")
-    }
-
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<bool, E> {
-        Ok(name == NUMBER_MARKER)
-    }
-}
-
 /// A number's text as serde_json hands it over (an owned string); a lent
-/// string is a literal member's value.
-struct NumberText;
+/// string is a literal member's value, refused.
+pub struct NumberText;
 
 impl<'de> DeserializeSeed<'de> for NumberText {
     type Value = Number;
