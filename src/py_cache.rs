@@ -17,6 +17,7 @@ use crate::py_errors::IntoPyResult;
 use crate::py_gil::GilPolicy;
 use crate::py_json::{claims_to_py, json_to_dict};
 use crate::py_signing_key::SigningKey;
+use crate::py_store::{shared_config, shared_stats};
 
 /// A JWK Set, fetched and kept fresh (or fixed), and the rules to verify
 /// tokens against it.
@@ -38,7 +39,8 @@ impl PyJwksCache {
     #[pyo3(signature = (jwks_uri, /, *, issuer = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
-        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None))]
+        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None,
+        shared = None, shared_wait = 2.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         jwks_uri: String,
@@ -58,12 +60,15 @@ impl PyJwksCache {
         allow_insecure_http: bool,
         token_cache_size: usize,
         release_gil: Option<bool>,
+        shared: Option<&Bound<'_, PyAny>>,
+        shared_wait: f64,
     ) -> PyResult<Self> {
         let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
-        let client =
-            Client::remote(Source::JwksUri(jwks_uri.clone()), fetch, policy, config, system_clock()).py()?;
+        let shared = shared_config(shared, shared_wait)?;
+        let source = Source::JwksUri(jwks_uri.clone());
+        let client = Client::remote_shared(source, fetch, policy, config, system_clock(), shared).py()?;
         Ok(Self { client, issuer, origin: jwks_uri, gil: GilPolicy::from_option(release_gil) })
     }
 
@@ -74,7 +79,8 @@ impl PyJwksCache {
     #[pyo3(signature = (issuer, /, *, jwks_uri = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
-        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None))]
+        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None,
+        shared = None, shared_wait = 2.0))]
     #[allow(clippy::too_many_arguments)]
     fn from_issuer(
         _cls: &Bound<'_, PyType>,
@@ -95,12 +101,15 @@ impl PyJwksCache {
         allow_insecure_http: bool,
         token_cache_size: usize,
         release_gil: Option<bool>,
+        shared: Option<&Bound<'_, PyAny>>,
+        shared_wait: f64,
     ) -> PyResult<Self> {
         let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let source = Source::Issuer { issuer: issuer.clone(), jwks_uri };
-        let client = Client::remote(source, fetch, policy, config, system_clock()).py()?;
+        let shared = shared_config(shared, shared_wait)?;
+        let client = Client::remote_shared(source, fetch, policy, config, system_clock(), shared).py()?;
         Ok(Self {
             client,
             origin: issuer.clone(),
@@ -259,6 +268,10 @@ impl PyJwksCache {
         d.set_item("last_error", s.last_error)?;
         d.set_item("kids", s.kids)?;
         d.set_item("jwks_uri", s.jwks_uri)?;
+        match &s.shared {
+            Some(shared) => d.set_item("shared", shared_stats(py, shared)?)?,
+            None => d.set_item("shared", py.None())?,
+        }
         Ok(d)
     }
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 
-from jwkscache import exceptions
+from jwkscache import exceptions, shared
 from jwkscache._core import JWKSCache, SigningKey, __version__, _after_fork, _prepare_fork
 from jwkscache.jwks_client import PyJWKClient
 
-__all__ = ["JWKSCache", "PyJWKClient", "SigningKey", "__version__", "exceptions"]
+__all__ = ["JWKSCache", "PyJWKClient", "SigningKey", "__version__", "exceptions", "shared"]
 
 # gunicorn/uwsgi preload: a child must not inherit a lock held by a thread of
 # the parent; the HTTP client is rebuilt in the child on first use.

@@ -14,7 +14,9 @@ pub mod fetch;
 pub mod fork;
 pub mod jwk;
 pub mod jws;
+pub mod mac;
 pub mod pick;
+pub mod shared;
 pub mod token_cache;
 pub mod verify;
 
