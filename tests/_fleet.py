@@ -28,15 +28,8 @@ def _cache(spec: dict[str, Any]) -> Any:
 
     kwargs = dict(spec.get("cache", {}))
     if spec.get("redis_port") is not None:
-        import redis
-
-        client = redis.Redis(
-            host="127.0.0.1",
-            port=spec["redis_port"],
-            socket_timeout=0.25,
-            socket_connect_timeout=0.25,
-        )
-        kwargs["shared"] = RedisStore(client, secret=spec.get("secret", SECRET))
+        url = f"redis://127.0.0.1:{spec['redis_port']}/0"
+        kwargs["shared"] = RedisStore.from_url(url, secret=spec.get("secret", SECRET))
     return jwkscache.JWKSCache(spec["url"], **kwargs)
 
 
@@ -119,11 +112,11 @@ class Fleet:
         """Waits until every worker is ready, then lets them all go at once."""
         self.barrier.wait(timeout=120)
 
-    def join(self, timeout: float = 240) -> list[dict[str, Any]]:
-        """The reports of every worker that reported (a killed one does not)."""
+    def join(self, timeout: float = 240, expect: int | None = None) -> list[dict[str, Any]]:
+        """The reports of the workers (``expect`` of them: a killed one does not report)."""
         reports = []
         deadline = time.monotonic() + timeout
-        for _ in range(self.n):
+        for _ in range(self.n if expect is None else expect):
             try:
                 reports.append(self.results.get(timeout=max(0.1, deadline - time.monotonic())))
             except Exception:

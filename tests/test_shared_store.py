@@ -206,11 +206,9 @@ def test_store_errors_are_misses_then_the_breaker_opens(
 ) -> None:
     from _redis import free_port
 
-    dead = redis.Redis(
-        host="127.0.0.1", port=free_port(), socket_timeout=0.25, socket_connect_timeout=0.25
-    )
+    dead = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", secret=SECRET)
     with LocalIssuer() as issuer:
-        cache = jwkscache.JWKSCache(issuer.jwks_uri, shared=RedisStore(dead, secret=SECRET))
+        cache = jwkscache.JWKSCache(issuer.jwks_uri, shared=dead)
         assert cache.decode(issuer.mint(audience="api"), audience="api")
         for _ in range(4):
             cache.refresh()

@@ -76,9 +76,11 @@ class RedisStore:
 
     Args:
         client: A ``redis.Redis`` (or ``redis.cluster.RedisCluster``) made with
-            ``socket_timeout`` and ``socket_connect_timeout`` (about 0.25 s) and without
-            ``decode_responses``. An asyncio client is refused: the cache calls the store from
-            worker threads, never from an event loop.
+            ``socket_timeout`` and ``socket_connect_timeout`` (about 0.25 s), without
+            retries (``retry=Retry(NoBackoff(), 0)``: redis-py retries 3 times by default)
+            and without ``decode_responses``; :meth:`from_url` makes one. An asyncio
+            client is refused: the cache calls the store from worker threads, never from
+            an event loop.
         secret: The fleet's secret for the entries' HMAC (``str`` or ``bytes``, at least 16
             bytes); ``None`` runs unauthenticated, an explicit choice that is logged.
 
@@ -89,6 +91,7 @@ class RedisStore:
     Example:
         >>> store = RedisStore(redis.Redis(socket_timeout=0.25, socket_connect_timeout=0.25),
         ...                    secret=os.environ["JWKS_SHARED_SECRET"])  # doctest: +SKIP
+        >>> store = RedisStore.from_url("redis://redis:6379/0", secret=...)  # doctest: +SKIP
         >>> keys = jwkscache.JWKSCache(url, shared=store)  # doctest: +SKIP
     """
 
@@ -130,14 +133,31 @@ class RedisStore:
                     name,
                     timeout,
                 )
+        retry = getattr(client, "get_retry", lambda: None)()
+        retries = getattr(retry, "_retries", 0)
+        if retries < 0:
+            raise ValueError("RedisStore needs a client that does not retry forever")
+        if retries > 0:
+            _log.warning(
+                "RedisStore: the client retries %d times, so one call may take that many "
+                "timeouts; pass retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0)",
+                retries,
+            )
         self.secret = _secret(secret, "RedisStore")
 
     @classmethod
     def from_url(cls, url: str, *, secret: bytes | str | None, timeout: float = 0.25) -> RedisStore:
-        """A store on a new ``redis.Redis.from_url(url)`` with ``timeout`` on every socket."""
+        """A store on a new ``redis.Redis.from_url(url)``: ``timeout`` on every socket, no retry."""
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
         return cls(client, secret=secret)
 
     def get(self, key: str) -> bytes | None:

@@ -135,6 +135,8 @@ struct State {
     jwks_uri: Option<String>,
     /// The issuer's exact bytes of the current set, kept only for the shared tier.
     raw: Option<Arc<Vec<u8>>>,
+    /// The current set came from the shared tier, not from our own fetch.
+    adopted: bool,
 }
 
 struct Remote {
@@ -409,6 +411,18 @@ impl Client {
             }
         } else if self.state.read().freshness.may_retry(now) {
             self.refresh(generation, Reason::Expired);
+            // An adopted set is the fleet's, maybe older than the issuer's:
+            // a kid it lacks is an unknown kid (one refetch per cooldown).
+            let state = self.state.read();
+            if let (true, Some(keys), false) =
+                (state.adopted, &state.keys, state.freshness.is_stale(self.now()))
+            {
+                if keys.select(kid).is_none() {
+                    let generation = state.generation;
+                    drop(state);
+                    return self.unknown_kid(kid, generation, allow_io);
+                }
+            }
         }
         self.after_refresh(kid)
     }
@@ -654,6 +668,7 @@ impl Client {
                 self.tokens.retain_keys_of(&set);
                 state.keys = Some(Arc::new(set));
                 state.raw = remote.shared.is_some().then(|| Arc::new(body));
+                state.adopted = false;
                 state.validators = validators;
                 state.cache_headers = cache;
                 state.freshness.on_success(now, ttl);
@@ -670,6 +685,7 @@ impl Client {
             Ok(FetchOutcome::NotModified { cache, ttl, jwks_uri }) => {
                 state.cache_headers = cache;
                 state.jwks_uri = Some(jwks_uri);
+                state.adopted = false;
                 state.freshness.on_success(now, ttl);
                 state.last_error = None;
                 state.serving_stale = false;
@@ -761,6 +777,7 @@ impl Client {
         self.tokens.retain_keys_of(&set);
         state.keys = Some(Arc::new(set));
         state.raw = Some(Arc::new(body));
+        state.adopted = true;
         state.validators = entry.validators();
         state.cache_headers = entry.cache_headers();
         state.freshness.on_success(entry.fetched_at, ttl);

@@ -549,7 +549,10 @@ pub struct Context<'a> {
 
 enum Read {
     Entry(Box<Adoptable>),
+    /// Absent, or not newer than ours.
     Nothing,
+    /// Present but refused (counted and logged).
+    Rejected,
     Error,
 }
 
@@ -666,7 +669,7 @@ impl SharedTier {
             Ok(decoded) => decoded,
             Err(reason) => {
                 self.reject(reason, cx.notes);
-                return Read::Nothing;
+                return Read::Rejected;
             }
         };
         if !entry.is_newer_than(ours) {
@@ -676,7 +679,7 @@ impl SharedTier {
             Ok(set) => Read::Entry(Box::new(Adoptable { entry, body, set })),
             Err(_) => {
                 self.reject(Reject::Unusable, cx.notes);
-                Read::Nothing
+                Read::Rejected
             }
         }
     }
@@ -748,7 +751,7 @@ impl SharedTier {
             match self.read_entry(cx, ours) {
                 Read::Entry(found) => return Waited::Entry(found),
                 Read::Error => return Waited::Error,
-                Read::Nothing => {}
+                Read::Nothing | Read::Rejected => {}
             }
             if (cx.now)() >= lease_until {
                 match self.take(cx, &self.keys.lease, cx.lease_ttl) {
@@ -768,9 +771,14 @@ impl SharedTier {
     pub fn plan(&self, cx: &mut Context<'_>, local: Local) -> Plan {
         let fetch_alone = |first| Plan::Fetch { lease: None, first };
         let mut ours = local.fetched_at;
+        let mut rejected = false;
         let first = match self.read_entry(cx, ours) {
             Read::Error => return fetch_alone(None),
             Read::Nothing => None,
+            Read::Rejected => {
+                rejected = true;
+                None
+            }
             Read::Entry(found) => {
                 if found.entry.is_fresh((cx.now)(), cx.policy) {
                     return Plan::Adopt(*found);
@@ -810,7 +818,18 @@ impl SharedTier {
             None => fetch_alone(first),
             Some(Ok(())) => {
                 bump(&self.counters.lease_won);
-                Plan::Fetch { lease: Some(Lease { until: (cx.now)() + cx.lease_ttl }), first }
+                let lease = Lease { until: (cx.now)() + cx.lease_ttl };
+                // The previous holder may have written and released it since our read
+                // (not worth a second look when what we read was refused).
+                let again = if rejected { Read::Nothing } else { self.read_entry(cx, ours) };
+                if let Read::Entry(found) = again {
+                    if found.entry.is_fresh((cx.now)(), cx.policy) {
+                        let now = (cx.now)();
+                        self.call(now, cx.notes, |s| s.delete(&self.keys.lease));
+                        return Plan::Adopt(*found);
+                    }
+                }
+                Plan::Fetch { lease: Some(lease), first }
             }
             Some(Err(theirs)) => {
                 bump(&self.counters.lease_lost);
