@@ -1,4 +1,4 @@
-//! Module-level functions: the fork hooks and the unverified `kid` reader.
+//! Module-level functions: the fork hooks and the unverified `kid` and `iss` readers.
 
 use jwkscache_core::jws;
 use pyo3::prelude::*;
@@ -31,4 +31,12 @@ pub fn unverified_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
 #[pyfunction]
 pub fn checked_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     jws::checked_kid(token_bytes(token)?.as_bytes(), jws::DEFAULT_MAX_TOKEN_BYTES).py()
+}
+
+/// The `iss` claim of a token, without verifying it (`None` when absent):
+/// `jwkscache.Issuers` routes by it.
+#[pyfunction]
+#[pyo3(signature = (token, /, max_token_bytes = 16384))]
+pub fn unverified_issuer(token: &Bound<'_, PyAny>, max_token_bytes: usize) -> PyResult<Option<String>> {
+    jws::unverified_issuer(token_bytes(token)?.as_bytes(), max_token_bytes).py()
 }

@@ -139,7 +139,7 @@ impl Inputs {
     }
 
     fn signing_key(&self) -> &RsaPublicKey {
-        &self.set.keys()[2].key
+        self.set.keys()[2].key.as_rsa().expect("an RSA key")
     }
 
     /// The key lookup `verify_token` is given: by `kid`, in the set.
