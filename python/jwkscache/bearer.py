@@ -43,6 +43,7 @@ __all__ = [
     "KeySource",
     "MissingTokenError",
     "VerifiedToken",
+    "check_scope_names",
 ]
 
 #: What a framework hands over: the header's value, ``None`` when absent, or every value
@@ -247,7 +248,13 @@ def _scopes(claims: Mapping[str, Any], names: Iterable[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def _checked_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+def check_scope_names(scopes: Iterable[str]) -> tuple[str, ...]:
+    """``scopes`` as a tuple, each checked to be an RFC 6749 ``scope-token``.
+
+    Raises:
+        TypeError: One string was given instead of a list of names.
+        ValueError: A name with a space, ``"`` or ``\\`` (it could not go in a header).
+    """
     if isinstance(scopes, str):
         raise TypeError("required scopes must be a list of names, not one string")
     checked = tuple(scopes)
@@ -366,7 +373,7 @@ class BearerAuth:
         Raises:
             BearerError: One of its subclasses, carrying the answer to send.
         """
-        required = _checked_scopes(required_scopes)
+        required = check_scope_names(required_scopes)
         token = self.token_from_header(authorization)
         try:
             claims = self.keys.decode(token, **self._decode_kwargs)
@@ -378,7 +385,7 @@ class BearerAuth:
         self, authorization: HeaderValue, required_scopes: Iterable[str] = ()
     ) -> VerifiedToken:
         """:meth:`authenticate` for async code: inline on cached keys, any fetch in a thread."""
-        required = _checked_scopes(required_scopes)
+        required = check_scope_names(required_scopes)
         token = self.token_from_header(authorization)
         try:
             claims = await self.keys.decode_async(token, **self._decode_kwargs)
@@ -392,7 +399,7 @@ class BearerAuth:
         Raises:
             InsufficientScopeError: A scope is missing.
         """
-        required = _checked_scopes(required_scopes)
+        required = check_scope_names(required_scopes)
         if not token.has_scopes(*required):
             raise InsufficientScopeError(required, realm=self.realm)
         return token
@@ -403,7 +410,7 @@ class BearerAuth:
 
     def insufficient_scope(self, required_scopes: Iterable[str]) -> InsufficientScopeError:
         """The 403 ``insufficient_scope`` answer for ``required_scopes``."""
-        return InsufficientScopeError(_checked_scopes(required_scopes), realm=self.realm)
+        return InsufficientScopeError(check_scope_names(required_scopes), realm=self.realm)
 
     def _verified(self, claims: dict[str, Any], token: str) -> VerifiedToken:
         return VerifiedToken.from_claims(claims, token, self.scope_claims)
