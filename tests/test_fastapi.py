@@ -4,7 +4,7 @@
 # they name local variables (`auth`).
 import asyncio
 from collections.abc import Iterator
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import httpx2
 import pytest
@@ -153,7 +153,7 @@ def test_optional_auth(oidc_issuer: LocalIssuer, keys: jwkscache.JWKSCache) -> N
     app = FastAPI()
 
     @app.get("/")
-    def home(token: Annotated[Optional[VerifiedToken], Depends(auth)]) -> dict[str, Any]:
+    def home(token: Annotated[VerifiedToken | None, Depends(auth)]) -> dict[str, Any]:
         return {"user": None if token is None else token.subject}
 
     with TestClient(app) as client:
@@ -220,7 +220,7 @@ def test_dependency_overrides_stand_in_for_the_token(keys: jwkscache.JWKSCache) 
     auth = JWKSBearer(keys, audience=AUDIENCE)
 
     @app.get("/me")
-    def me(token: Annotated[VerifiedToken, Security(auth, scopes=[SCOPE])]) -> Optional[str]:
+    def me(token: Annotated[VerifiedToken, Security(auth, scopes=[SCOPE])]) -> str | None:
         return token.subject
 
     fake = VerifiedToken.from_claims({"sub": "test-user", "scope": SCOPE}, "not-a-real-token")

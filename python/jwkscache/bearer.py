@@ -29,7 +29,7 @@ import re
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, ClassVar, Protocol, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import jwt
 
@@ -46,9 +46,10 @@ __all__ = [
     "check_scope_names",
 ]
 
-#: What a framework hands over: the header's value, ``None`` when absent, or every value
-#: when the framework keeps repeated headers apart.
-HeaderValue = Union[str, Sequence[str], None]
+if TYPE_CHECKING:
+    #: What a framework hands over: the header's value, ``None`` when absent, or every
+    #: value when the framework keeps repeated headers apart.
+    HeaderValue = str | Sequence[str] | None
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _CREDENTIALS = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+)(?: +(.*))?", re.S)
