@@ -352,6 +352,8 @@ class BearerAuth:
         if not token:
             raise self._invalid_request("The Authorization header has no bearer token")
         if not _B64TOKEN.fullmatch(token):
+            if "," in token:  # WSGI servers join a repeated header's values with ", "
+                raise self._invalid_request("The Authorization header is given more than once")
             raise self._invalid_request("The bearer token has characters outside b64token")
         if len(token) > self.max_token_bytes:
             raise InvalidTokenError(
