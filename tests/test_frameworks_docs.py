@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from _plugin import plugin_args
 from _readme import section
+
+pytest_plugins = ["pytester"]
 
 BLOCK = re.compile(r"^```python\n(?P<body>.*?)^```$", re.M | re.S)
 TEXT = section("Web frameworks")
@@ -57,3 +60,18 @@ def test_every_block_of_the_section_is_run() -> None:
     )
     assert run == len(BLOCK.findall(TEXT))
     assert re.findall(r"^### (.+)$", TEXT, re.M) == FRAMEWORKS
+
+
+DOC = Path(__file__).parent.parent / "docs" / "frameworks.md"
+FILE_BLOCK = re.compile(r"^```python\n# (?P<name>\w+\.py)\n(?P<body>.*?)^```$", re.M | re.S)
+
+
+def test_the_frameworks_doc_example_tests_pass(pytester: pytest.Pytester) -> None:
+    text = DOC.read_text()
+    files = {m["name"]: f"# {m['name']}\n{m['body']}" for m in FILE_BLOCK.finditer(text)}
+    assert list(files) == ["test_orders.py"]
+    assert text.count("```python\n") == len(files)
+    source = files["test_orders.py"]
+    pytester.makepyfile(test_orders=source)
+    result = pytester.runpytest_subprocess(*plugin_args())
+    result.assert_outcomes(passed=len(re.findall(r"^def test_", source, re.M)))
