@@ -69,14 +69,16 @@ pub(crate) fn now() -> f64 {
 /// A token's bytes: `str` (UTF-8) or `bytes`, as PyJWT accepts. A `str` is
 /// encoded once into a `bytes` object that is then borrowed (the abi3 API of
 /// Python 3.9 cannot lend a `str`'s UTF-8 buffer).
-pub(crate) fn token_bytes<'py>(token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn token_bytes<'a>(token: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+    // A str's UTF-8 is borrowed (cached in the str; no copy for ASCII).
     if let Ok(text) = token.cast::<PyString>() {
         return text
-            .encode_utf8()
+            .to_str()
+            .map(str::as_bytes)
             .map_err(|_| to_pyerr(Error::Decode("Invalid token: the str is not valid UTF-8".into())));
     }
     if let Ok(bytes) = token.cast::<PyBytes>() {
-        return Ok(bytes.clone());
+        return Ok(bytes.as_bytes());
     }
     let type_name = token.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
     Err(to_pyerr(Error::Decode(format!("Invalid token type. Token must be a str or bytes, got {type_name}"))))

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use jwkscache_core::cache::Policy;
-use jwkscache_core::client::{system_clock, Client, Level, Source};
+use jwkscache_core::client::{system_clock, Client, Level, Lookup, Source};
 use jwkscache_core::jwk::JwkSet;
 use jwkscache_core::jws::{self, Verified};
 use pyo3::prelude::*;
@@ -238,8 +238,7 @@ impl PyJwksCache {
 
     /// The key a token's header selects (the token is not verified).
     fn get_signing_key_from_jwt(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<SigningKey> {
-        let kid =
-            jws::unverified_kid(token_bytes(token)?.as_bytes(), self.client.config().max_token_bytes).py()?;
+        let kid = jws::unverified_kid(token_bytes(token)?, self.client.config().max_token_bytes).py()?;
         self.key_for(py, kid.as_deref())
     }
 
@@ -348,19 +347,24 @@ impl PyJwksCache {
         algorithms: Option<Vec<String>>,
         allow_io: bool,
     ) -> PyResult<Option<(Arc<Verified>, bool)>> {
-        let encoded = token_bytes(token)?;
-        let bytes = encoded.as_bytes();
+        let bytes = token_bytes(token)?;
         let client = &self.client;
         let allowed = match algorithms {
             None => Cow::Borrowed(client.config().algorithms.as_slice()),
             Some(names) => Cow::Owned(jws::allow_list(&names).py()?),
         };
-        // The keys at hand: the GIL is released or not as the policy says
-        // (py_gil.rs); any fetch runs with the GIL released.
-        let mut result = self.gil.run(py, || client.verify(bytes, &allowed, false));
-        if allow_io && matches!(result, Ok(None)) {
-            result = py.detach(|| client.verify(bytes, &allowed, true));
-        }
+        // A cache hit, or a refusal before the signature check, holds the
+        // GIL: it is shorter than taking the GIL back can be. The signature
+        // check runs as the policy says (py_gil.rs); a fetch, without the GIL.
+        let result = match client.lookup(bytes, &allowed, false) {
+            Ok(Lookup::Cached(verified)) => Ok(Some((verified, true))),
+            Ok(Lookup::Check(checked)) => {
+                self.gil.run(py, || client.finish(bytes, checked)).map(|verified| Some((verified, false)))
+            }
+            Ok(Lookup::FetchDue) if allow_io => py.detach(|| client.verify(bytes, &allowed, true)),
+            Ok(Lookup::FetchDue) => Ok(None),
+            Err(error) => Err(error),
+        };
         self.emit_events(py)?;
         result.py()
     }

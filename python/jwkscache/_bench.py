@@ -339,12 +339,12 @@ def run(
     )
     lines.append(
         "  2 threads / 1 thread            "
-        + "".join(f"{p / s:9.2f}x" for p, s in zip(pair, solo))
+        + "".join(f"{p / s:9.2f}x" for p, s in zip(pair, solo, strict=True))
         + "  (target >= 1)"
     )
     lines.append(
         "  busy neighbour / alone          "
-        + "".join(f"{b / s:9.0%} " for b, s in zip(busy, solo))
+        + "".join(f"{b / s:9.0%} " for b, s in zip(busy, solo, strict=True))
         + "  (target >= 40%)"
     )
     first, cold = cold_start_ms(max(3, rounds))

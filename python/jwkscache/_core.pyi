@@ -227,3 +227,8 @@ def checked_kid(token: str | bytes) -> str | None:
 
 def _prepare_fork() -> None: ...
 def _after_fork() -> None: ...
+def _gil_decisions() -> dict[str, Any]:
+    """What the adaptive GIL policy decided so far in this process.
+
+    ``released`` and ``held`` signature checks, ``holds_started``, and ``holding`` now.
+    """

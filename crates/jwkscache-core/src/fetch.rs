@@ -4,9 +4,14 @@
 //! `verify.rs`; system trust roots plus an optional CA file; no redirects;
 //! proxy variables honoured; bounded time and body size; conditional
 //! requests. Callers get bytes and cache headers, never a reqwest type.
+//!
+//! The system trust roots are loaded when the first `https` request needs
+//! them (5-10 ms of reading and parsing certificates): plain `http` to a
+//! loopback issuer (tests, a sidecar) never pays for them.
 
 use std::io::Read;
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -19,7 +24,7 @@ use serde_json::Value;
 use crate::errors::{Error, Result};
 
 /// HTTP clients kept for reuse, per settings and process.
-static SHARED: Mutex<Vec<(FetchConfig, u32, Client)>> = Mutex::new(Vec::new());
+static SHARED: Mutex<Vec<(FetchConfig, u32, Arc<Clients>)>> = Mutex::new(Vec::new());
 /// Distinct settings remembered (a process rarely has more than a few).
 const MAX_SHARED_CLIENTS: usize = 16;
 
@@ -92,15 +97,26 @@ pub enum Fetched {
 /// An HTTP client for one cache; rebuilt after `fork()` by its owner.
 #[derive(Debug)]
 pub struct Fetcher {
-    client: Client,
+    clients: Arc<Clients>,
     config: FetchConfig,
     pid: u32,
 }
 
+/// The clients for one set of settings: one for plain `http` (no trust
+/// roots), one for `https` built on first use (the system roots loaded then).
+#[derive(Debug)]
+struct Clients {
+    plain: Client,
+    tls: OnceLock<std::result::Result<Client, String>>,
+    /// The settings' extra CAs, read when the settings were first used.
+    extra_roots: Vec<reqwest::Certificate>,
+    config: FetchConfig,
+}
+
 impl Fetcher {
     /// The client for `config`: shared by every cache of this process with
-    /// the same settings (building one loads the system's trust roots, a
-    /// few milliseconds), and never shared across `fork()`.
+    /// the same settings (loading trust roots costs milliseconds), and never
+    /// shared across `fork()`.
     pub fn new(config: FetchConfig) -> Result<Self> {
         let pid = std::process::id();
         let mut shared = SHARED.lock();
@@ -110,48 +126,15 @@ impl Fetcher {
             std::mem::take(&mut *shared).into_iter().partition(|e| e.1 == pid);
         std::mem::forget(inherited);
         *shared = ours;
-        if let Some((_, _, client)) = shared.iter().find(|(c, _, _)| *c == config) {
-            return Ok(Self { client: client.clone(), config, pid });
+        if let Some((_, _, clients)) = shared.iter().find(|(c, _, _)| *c == config) {
+            return Ok(Self { clients: Arc::clone(clients), config, pid });
         }
-        let client = Self::build(&config)?;
+        let clients = Arc::new(Clients::new(&config)?);
         if shared.len() >= MAX_SHARED_CLIENTS {
             shared.remove(0);
         }
-        shared.push((config.clone(), pid, client.clone()));
-        Ok(Self { client, config, pid })
-    }
-
-    /// Builds a new client (reads `ca_file` now, so a bad path fails early).
-    fn build(config: &FetchConfig) -> Result<Client> {
-        install_crypto_provider();
-        let mut headers = HeaderMap::new();
-        for (name, value) in &config.headers {
-            let name = header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| Error::Config(format!("invalid header name {name:?}: {e}")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|e| Error::Config(format!("invalid value for header {name}: {e}")))?;
-            headers.insert(name, value);
-        }
-        headers
-            .insert(header::ACCEPT, HeaderValue::from_static("application/jwk-set+json, application/json"));
-        let mut builder = Client::builder()
-            .user_agent(concat!("jwkscache/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
-            .redirect(Policy::none())
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .gzip(true);
-        let extra_roots = [config.ca_file.clone(), std::env::var("SSL_CERT_FILE").ok()];
-        for path in extra_roots.into_iter().flatten() {
-            let pem = std::fs::read(&path)
-                .map_err(|e| Error::Config(format!("cannot read CA file {path:?}: {e}")))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::Config(format!("CA file {path:?} holds no usable PEM certificate: {e}"))
-            })?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        builder.build().map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+        shared.push((config.clone(), pid, Arc::clone(&clients)));
+        Ok(Self { clients, config, pid })
     }
 
     /// True when this client was built in another process (before a fork).
@@ -168,7 +151,7 @@ impl Fetcher {
     pub fn get(&self, url: &str, validators: Option<&Validators>) -> Result<Fetched> {
         let url = check_url(url, self.config.allow_insecure_http)?;
         let deadline = Instant::now() + self.config.timeout;
-        let mut request = self.client.get(url.clone());
+        let mut request = self.clients.for_url(&url)?.get(url.clone());
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {
                 request = request.header(header::IF_NONE_MATCH, etag);
@@ -222,6 +205,65 @@ impl Fetcher {
             None => Err(Error::Fetch(format!("OIDC discovery document at {url} has no \"jwks_uri\""))),
         }
     }
+}
+
+impl Clients {
+    /// Reads the extra CA files now (a bad path fails at construction) and
+    /// builds the plain-http client; the https one waits for its first use.
+    fn new(config: &FetchConfig) -> Result<Self> {
+        install_crypto_provider();
+        let mut extra_roots = Vec::new();
+        for path in [config.ca_file.clone(), std::env::var("SSL_CERT_FILE").ok()].into_iter().flatten() {
+            let pem = std::fs::read(&path)
+                .map_err(|e| Error::Config(format!("cannot read CA file {path:?}: {e}")))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::Config(format!("CA file {path:?} holds no usable PEM certificate: {e}"))
+            })?;
+            extra_roots.extend(certs);
+        }
+        // No root at all: this client never completes a TLS handshake.
+        let plain = Self::builder(config)?.tls_certs_only([]).build().map_err(|e| build_error(&e))?;
+        Ok(Self { plain, tls: OnceLock::new(), extra_roots, config: config.clone() })
+    }
+
+    /// The client to reach `url` with.
+    fn for_url(&self, url: &Url) -> Result<&Client> {
+        if url.scheme() != "https" {
+            return Ok(&self.plain);
+        }
+        let tls = self.tls.get_or_init(|| {
+            let builder = Self::builder(&self.config).map_err(|e| e.to_string())?;
+            builder.tls_certs_merge(self.extra_roots.clone()).build().map_err(|e| build_error(&e).to_string())
+        });
+        tls.as_ref()
+            .map_err(|e| Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: {e}\"")))
+    }
+
+    /// A client builder with the settings common to both clients.
+    fn builder(config: &FetchConfig) -> Result<reqwest::blocking::ClientBuilder> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let name = header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| Error::Config(format!("invalid header name {name:?}: {e}")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| Error::Config(format!("invalid value for header {name}: {e}")))?;
+            headers.insert(name, value);
+        }
+        headers
+            .insert(header::ACCEPT, HeaderValue::from_static("application/jwk-set+json, application/json"));
+        Ok(Client::builder()
+            .user_agent(concat!("jwkscache/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .redirect(Policy::none())
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .gzip(true))
+    }
+}
+
+fn build_error(error: &reqwest::Error) -> Error {
+    Error::Config(format!("cannot build the HTTP client: {error}"))
 }
 
 /// A URL we may fetch: http(s) only; plain http only to loopback unless allowed.

@@ -129,13 +129,7 @@ impl<'a> Token<'a> {
 
     /// Verifies the signature with `key`; the key's own `alg` must agree.
     pub fn verify(&self, alg: Alg, key: &Jwk) -> Result<()> {
-        if let Some(key_alg) = key.alg {
-            if key_alg != alg {
-                return Err(Error::InvalidAlgorithm(format!(
-                    "The key's alg {key_alg} does not match the token's alg {alg}"
-                )));
-            }
-        }
+        key_agrees(key, alg)?;
         key.key.verify(alg, self.signing_input, &self.signature)
     }
 
@@ -188,31 +182,72 @@ impl fmt::Debug for Verified {
     }
 }
 
-/// Parses `token`, checks its header against `allowed`, asks `find_key` for
-/// the key its `kid` selects, verifies the signature and takes the claims
-/// (checked as UTF-8 and an object's start; parsed on first use: [`Claims`]).
+/// A token parsed, its header checked against the allow-list and its key
+/// found: everything that can refuse it before the signature check, which
+/// is all that [`Checked::verify`] has left to do.
+#[derive(Debug)]
+pub struct Checked<'a> {
+    token: Token<'a>,
+    alg: Alg,
+    kid: Option<String>,
+    key: Arc<Jwk>,
+}
+
+/// Parses `token`, checks its header against `allowed`, and asks `find_key`
+/// for the key its `kid` selects (whose own `alg` must agree): cheap, next
+/// to the signature check.
+pub fn check_token<'a>(
+    token: &'a [u8],
+    allowed: &[Alg],
+    max_len: usize,
+    find_key: impl FnOnce(Option<&str>) -> Result<Arc<Jwk>>,
+) -> Result<Checked<'a>> {
+    let parsed = Token::parse(token, max_len)?;
+    let alg = parsed.algorithm(allowed)?;
+    let kid = parsed.kid()?.map(str::to_owned);
+    let key = find_key(kid.as_deref())?;
+    key_agrees(&key, alg)?;
+    Ok(Checked { token: parsed, alg, kid, key })
+}
+
+impl Checked<'_> {
+    /// Verifies the signature and takes the claims (checked as UTF-8 and an
+    /// object's start; parsed on first use: [`Claims`]).
+    pub fn verify(self) -> Result<Verified> {
+        let Self { token, alg, kid, key } = self;
+        key.key.verify(alg, token.signing_input, &token.signature)?;
+        let Token { header, payload, signature, .. } = token;
+        Ok(Verified {
+            header,
+            // Parsed on first use, or by the caller's own parse (the bindings').
+            claims: Claims::new(payload)?,
+            signature,
+            kid,
+            key,
+            alg,
+            attachment: OnceLock::new(),
+        })
+    }
+}
+
+/// Refuses a key whose own `alg` is not the token's.
+fn key_agrees(key: &Jwk, alg: Alg) -> Result<()> {
+    match key.alg {
+        Some(key_alg) if key_alg != alg => Err(Error::InvalidAlgorithm(format!(
+            "The key's alg {key_alg} does not match the token's alg {alg}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// [`check_token`], then [`Checked::verify`].
 pub fn verify_token(
     token: &[u8],
     allowed: &[Alg],
     max_len: usize,
     find_key: impl FnOnce(Option<&str>) -> Result<Arc<Jwk>>,
 ) -> Result<Verified> {
-    let parsed = Token::parse(token, max_len)?;
-    let alg = parsed.algorithm(allowed)?;
-    let kid = parsed.kid()?.map(str::to_owned);
-    let key = find_key(kid.as_deref())?;
-    parsed.verify(alg, &key)?;
-    let Token { header, payload, signature, .. } = parsed;
-    Ok(Verified {
-        header,
-        // Parsed on first use, or by the caller's own parse (the bindings').
-        claims: Claims::new(payload)?,
-        signature,
-        kid,
-        key,
-        alg,
-        attachment: OnceLock::new(),
-    })
+    check_token(token, allowed, max_len, find_key)?.verify()
 }
 
 /// The error for a token whose `kid` selects no key, in PyJWT's words.

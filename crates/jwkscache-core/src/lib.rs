@@ -12,6 +12,7 @@ pub mod client;
 pub mod errors;
 pub mod fetch;
 pub mod fork;
+pub mod handoff;
 pub mod jwk;
 pub mod jws;
 pub mod pick;

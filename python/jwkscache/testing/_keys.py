@@ -7,20 +7,20 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 KeyType = Literal["RSA", "EC", "OKP", "oct"]
 KidStyle = Literal["rfc7638", "kubernetes"]
-PrivateKey = Union[
-    rsa.RSAPrivateKey,
-    ec.EllipticCurvePrivateKey,
-    ed25519.Ed25519PrivateKey,
-    ed448.Ed448PrivateKey,
-    bytes,
-]
+PrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+    | bytes
+)
 
 _CURVES: dict[str, tuple[ec.EllipticCurve, str, int]] = {
     # JWK curve name -> (curve, default JWS alg, coordinate size in bytes)

@@ -6,14 +6,14 @@ import datetime
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import jwt
 
 from ._keys import IssuerKey
 
-TimeValue = Union[int, float, datetime.datetime]
-Audience = Union[str, Sequence[str]]
+TimeValue = int | float | datetime.datetime
+Audience = str | Sequence[str]
 
 
 def epoch(value: TimeValue) -> int:

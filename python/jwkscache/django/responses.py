@@ -1,0 +1,15 @@
+"""The RFC 6750 answer of a ``BearerError`` as a Django ``JsonResponse``."""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+from django.utils.cache import patch_vary_headers
+
+from jwkscache.bearer import BearerError
+
+
+def bearer_response(error: BearerError) -> JsonResponse:
+    """The JSON response for ``error``: its status, headers and body, ``Vary: Authorization``."""
+    response = JsonResponse(error.body, status=error.status_code, headers=error.headers)
+    patch_vary_headers(response, ("Authorization",))
+    return response
