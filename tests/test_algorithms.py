@@ -214,3 +214,48 @@ def test_same_verdict_as_pyjwt(alg: str) -> None:
     assert verdicts.get("ok", 0) > 10
     assert verdicts.get("InvalidSignatureError", 0) > 5
     assert len(verdicts) >= 5
+
+
+def test_hostile_ec_and_okp_keys_are_skipped_with_reasons() -> None:
+    good = KeyPair("ES256", "good").jwk
+    ed = KeyPair("EdDSA", "ed").jwk
+    x, y = unb64(good["x"]), unb64(good["y"])
+    off_curve = b64(y[:-1] + bytes([y[-1] ^ 1]))
+    hostile = [
+        {**good, "kid": "huge", "x": b64(b"\x01" * 100_000)},
+        {**good, "kid": "padded", "x": b64(b"\x00" + x)},
+        {**good, "kid": "off-curve", "y": off_curve},
+        {**good, "kid": "number", "x": 7},
+        {**good, "kid": "no-y", "y": None},
+        {**good, "kid": "crv", "crv": ["P-256"]},
+        {**good, "kid": "no-crv", "crv": None},
+        {**ed, "kid": "ed-short", "x": b64(b"\x01" * 31)},
+        {**ed, "kid": "x25519", "crv": "X25519"},
+        {**ed, "kid": "ed-alg", "alg": "ES256"},
+    ]
+    hostile = [{k: v for k, v in key.items() if v is not None} for key in hostile]
+    cache = jwkscache.JWKSCache.from_jwks(
+        {"keys": [*hostile, good, ed]}, algorithms=["ES256", "EdDSA"]
+    )
+    assert cache.kids == ["good", "ed"]
+    reasons = {s["kid"]: s["reason"] for s in cache.skipped}
+    assert "100000 bytes" in reasons["huge"]
+    assert "33 bytes" in reasons["padded"]
+    assert "not a valid P-256 public key" in reasons["off-curve"]
+    assert '"x" is not a string' in reasons["number"]
+    assert '"y" is missing' in reasons["no-y"]
+    assert '"crv" is not a string' in reasons["crv"]
+    assert '"crv" is missing' in reasons["no-crv"]
+    assert "an Ed25519 key is 32" in reasons["ed-short"]
+    assert 'crv "X25519" is not supported' in reasons["x25519"]
+    assert "does not fit the key" in reasons["ed-alg"]
+
+
+@pytest.mark.parametrize("length", [0, 1, 63, 65, 72, 128, 4096])
+def test_ecdsa_and_eddsa_signatures_of_any_other_length_are_refused(length: int) -> None:
+    for alg in ("ES256", "EdDSA"):
+        pair = KeyPair(alg)
+        cache = jwkscache.JWKSCache.from_jwks({"keys": [pair.jwk]}, algorithms=[alg])
+        signing_input, _, _ = pair.mint().rpartition(".")
+        with pytest.raises(jwt.InvalidSignatureError):
+            cache.decode(f"{signing_input}.{b64(bytes([1]) * length)}")
