@@ -32,6 +32,7 @@ from ._tokens import (
     Audience,
     TimeValue,
     kubernetes_audience,
+    legacy_service_account_claims,
     service_account_claims,
     sign,
     standard_claims,
@@ -455,6 +456,8 @@ class LocalIssuer:
         audience: Audience | None = None,
         pod: str | None = None,
         node: str | None = None,
+        secret: str | None = None,
+        warn_after: TimeValue | None = None,
         expires_in: float | datetime.timedelta = 3600,
         kid: str | None = None,
         claims: Mapping[str, Any] | None = None,
@@ -462,8 +465,8 @@ class LocalIssuer:
         """Sign a Kubernetes bound service-account token (a projected token's shape).
 
         ``sub`` is ``system:serviceaccount:NAMESPACE:NAME``; the ``kubernetes.io`` claim holds
-        the namespace, the service account and the optional pod and node, each with a uid;
-        the header has no ``typ``, as the API server's.
+        the namespace, the service account and the optional pod, node and secret, each with
+        a uid, and ``warnafter`` if given; the header has no ``typ``, as the API server's.
 
         Args:
             namespace: The service account's namespace.
@@ -472,6 +475,9 @@ class LocalIssuer:
                 a single audience is serialized as a string, as go-jose does.
             pod: The pod the token is bound to.
             node: The node the pod runs on.
+            secret: The secret the token is bound to (then give no pod, as Kubernetes).
+            warn_after: ``kubernetes.io.warnafter``: when an admission-extended token's real
+                lifetime ends (a datetime or seconds since the epoch).
             expires_in: Lifetime in seconds (Kubernetes' default is an hour).
             kid: Sign with this key instead of the current one.
             claims: More claims.
@@ -479,7 +485,9 @@ class LocalIssuer:
         Returns:
             The compact JWT.
         """
-        private = service_account_claims(namespace, name, pod=pod, node=node)
+        private = service_account_claims(
+            namespace, name, pod=pod, node=node, secret=secret, warn_after=warn_after
+        )
         private.update(claims or {})
         return self.mint(
             private,
@@ -487,6 +495,40 @@ class LocalIssuer:
             expires_in=expires_in,
             audience=kubernetes_audience(audience if audience is not None else self.issuer),
             subject=f"system:serviceaccount:{namespace}:{name}",
+            headers={"typ": None},
+        )
+
+    def mint_legacy_service_account(
+        self,
+        namespace: str = "default",
+        name: str = "default",
+        *,
+        secret: str | None = None,
+        kid: str | None = None,
+    ) -> str:
+        """Sign a legacy secret-based service-account token (before bound tokens).
+
+        Its claims are flat (``kubernetes.io/serviceaccount/namespace``,
+        ``.../service-account.name``, ``.../service-account.uid``, ``.../secret.name``),
+        ``iss`` is ``kubernetes/serviceaccount`` whatever this issuer's URL, and it has no
+        ``exp``, ``iat``, ``aud`` or ``jti``: it is valid until its secret is deleted.
+
+        Args:
+            namespace: The service account's namespace.
+            name: The service account's name.
+            secret: The secret's name (default: ``NAME-token-xxxxx``, as Kubernetes names it).
+            kid: Sign with this key instead of the current one.
+
+        Returns:
+            The compact JWT.
+        """
+        claims = legacy_service_account_claims(namespace, name, secret or f"{name}-token-x7k2p")
+        unset: dict[str, Any] = {"iat": None, "nbf": None, "jti": None}
+        return self.mint(
+            {**claims, **unset},
+            kid=kid,
+            expires_in=None,
+            issuer=claims["iss"],
             headers={"typ": None},
         )
 
