@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import os
+import pathlib
+import shutil
 import threading
 import time
 from collections.abc import Mapping
@@ -580,6 +583,32 @@ class LocalIssuer:
             self._bearer = token
 
     # -- faults --------------------------------------------------------------------------
+
+    def write_pod_files(
+        self, directory: str | os.PathLike[str], namespace: str = "default", name: str = "default"
+    ) -> str:
+        """Write what the kubelet mounts in a pod, and accept its token as bearer.
+
+        Into ``directory`` (a stand-in for ``/var/run/secrets/kubernetes.io/serviceaccount``):
+        ``token`` (a new service-account token for ``NAMESPACE:NAME``, audience this
+        issuer), ``ca.crt`` (this server's CA, with ``tls=True``) and ``namespace``. From now
+        on this server answers 401 to any other bearer token, as an API server does. Call it
+        again to imitate the kubelet rotating the token.
+
+        Returns:
+            The new token.
+        """
+        token = self.mint_service_account(namespace, name)
+        folder = pathlib.Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "namespace").write_text(namespace)
+        if self._tls is not None:
+            shutil.copyfile(self._tls.ca_file, folder / "ca.crt")
+        # As the kubelet: the new file replaces the old one in a single rename.
+        (folder / "token.new").write_text(token)
+        os.replace(folder / "token.new", folder / "token")
+        self.set_bearer_token(token)
+        return token
 
     def _schedule(self, fault: Fault) -> None:
         with self._lock:
