@@ -56,11 +56,10 @@ impl std::fmt::Debug for TokenCache {
 impl TokenCache {
     /// A cache of at most `capacity` tokens; 0 turns it off.
     pub fn new(capacity: usize) -> Self {
-        let entries = NonZeroUsize::new(capacity)
-            .map(|c| Entries {
-                lru: LruCache::with_hasher(c, Fingerprinted::default()),
-                doorkeeper: Doorkeeper::new(c.get()),
-            });
+        let entries = NonZeroUsize::new(capacity).map(|c| Entries {
+            lru: LruCache::with_hasher(c, Fingerprinted::default()),
+            doorkeeper: Doorkeeper::new(c.get()),
+        });
         Self { entries: entries.map(Mutex::new) }
     }
 
