@@ -50,6 +50,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_jwks_client.py
 	$(BIN)/python benchmarks/bench_algorithms.py
+	$(BIN)/python benchmarks/bench_frameworks.py
 
 clean:
 	rm -rf $(VENV) target

@@ -453,6 +453,13 @@ impl PyJwksCache {
         if events.is_empty() {
             return Ok(());
         }
+        // Until something imports `logging`, no handler exists to show a
+        // debug record (and importing it costs milliseconds); warnings still
+        // reach logging's last-resort handler.
+        let only_debug = events.iter().all(|event| event.level == Level::Debug);
+        if only_debug && !py.import("sys")?.getattr("modules")?.contains("logging")? {
+            return Ok(());
+        }
         let logger = py.import("logging")?.call_method1("getLogger", ("jwkscache",))?;
         for event in events {
             let method = match event.level {

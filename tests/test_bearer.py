@@ -210,6 +210,24 @@ def test_keys_can_be_any_decoder(oidc_issuer: LocalIssuer, keys: jwkscache.JWKSC
     assert router.calls == ["decode", "decode_async"]
 
 
+@pytest.mark.parametrize(
+    "header", ["Bearer ===", "Bearer a=b", "Bearer t\u00f6ken", "Bearer a\tb", "Bearer\tabc"]
+)
+def test_b64token_syntax(auth: BearerAuth, header: str) -> None:
+    with pytest.raises(BearerError) as caught:
+        auth.authenticate(header)
+    assert caught.value.status_code == 400
+    assert caught.value.error == "invalid_request"
+
+
+@pytest.mark.parametrize("header", ["Bearer abc==", "Bearer a-b_c.d~e+f/g"])
+def test_b64token_syntax_accepted_then_refused_as_a_token(auth: BearerAuth, header: str) -> None:
+    with pytest.raises(BearerError) as caught:
+        auth.authenticate(header)
+    assert caught.value.status_code == 401
+    assert caught.value.error == "invalid_token"
+
+
 def test_a_huge_header_of_another_scheme_is_a_plain_challenge(auth: BearerAuth) -> None:
     with pytest.raises(MissingTokenError):
         auth.authenticate("Basic " + "A" * 100_000)

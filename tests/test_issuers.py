@@ -176,3 +176,18 @@ def test_unverified_issuer_reads_without_verifying() -> None:
     assert jwkscache._core.unverified_issuer(f"{header}.{payload}.c2ln") == "https://a.example"
     with pytest.raises(jwt.DecodeError, match="limit"):
         jwkscache._core.unverified_issuer(f"{header}.{payload}.c2ln", 10)
+
+
+def test_a_duplicate_iss_routes_by_the_value_the_claims_hold(
+    three: tuple[LocalIssuer, LocalIssuer, LocalIssuer],
+) -> None:
+    eks, sso, generic = three
+    keys = router(eks, sso, generic)
+    # Signed by the SSO server, naming itself first and EKS last: JSON's last member is the
+    # one the claims dict and the iss check read, so the route is EKS's, whose key refuses it.
+    payload = f'{{"iss":"{sso.issuer}","iss":"{eks.issuer}","aud":"web"}}'.encode()
+    token = jwt.api_jws.encode(payload, sso.private_key(), "RS256", {"kid": sso.current_kid})
+    assert keys.cache_for(token)[0] == eks.issuer
+    with pytest.raises(jwt.InvalidSignatureError):
+        keys.decode(token, audience="web")
+    assert sso.requests == []

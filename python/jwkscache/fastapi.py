@@ -44,7 +44,7 @@ __all__ = ["BearerHTTPException", "JWKSBearer", "VerifiedToken"]
 # RFC 6455 close codes: 1008 policy violation, 1013 try again later.
 WS_POLICY_VIOLATION = 1008
 WS_TRY_AGAIN_LATER = 1013
-_STATE_KEY = "jwkscache_verified"
+_SCOPE_KEY = "jwkscache.verified"
 
 
 class BearerHTTPException(HTTPException):
@@ -140,19 +140,22 @@ class JWKSBearer(HTTPBearer):
             raise self._exception(request, error) from None
 
     async def _verified(self, request: HTTPConnection) -> VerifiedToken | None:
-        # FastAPI calls a dependency once per set of scopes: keep the outcome per request.
-        outcomes: dict[int, VerifiedToken | BearerError | None]
-        outcomes = getattr(request.state, _STATE_KEY, None) or {}
-        if id(self) not in outcomes:
-            setattr(request.state, _STATE_KEY, outcomes)
+        # FastAPI calls a dependency once per set of scopes: keep the outcome per request,
+        # in the ASGI scope (one dict for the whole request, whatever wraps it).
+        outcomes: dict[int, VerifiedToken | BearerError | None] | None
+        outcomes = request.scope.get(_SCOPE_KEY)
+        if outcomes is None:
+            outcomes = request.scope[_SCOPE_KEY] = {}
+        key = id(self)
+        if key not in outcomes:
             try:
                 authorization = request.headers.getlist("authorization")
-                outcomes[id(self)] = await self.auth.authenticate_async(authorization)
+                outcomes[key] = await self.auth.authenticate_async(authorization)
             except MissingTokenError as error:
-                outcomes[id(self)] = None if not self.auto_error else error
+                outcomes[key] = None if not self.auto_error else error
             except BearerError as error:
-                outcomes[id(self)] = error
-        outcome = outcomes[id(self)]
+                outcomes[key] = error
+        outcome = outcomes[key]
         if isinstance(outcome, BearerError):
             raise outcome
         return outcome

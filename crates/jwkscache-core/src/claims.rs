@@ -29,8 +29,15 @@ pub type Registered = [Option<Value>; REGISTERED.len()];
 pub struct Claims {
     json: String,
     registered: OnceLock<std::result::Result<Registered, String>>,
+    /// `exp`, `nbf`, `iat` as NumericDates, read once (a token kept by the
+    /// verified-token cache is validated again on every hit).
+    dates: OnceLock<Dates>,
     map: OnceLock<Map<String, Value>>,
 }
+
+/// `exp`, `nbf` and `iat`: `None` when absent, `Some(None)` when present
+/// but not a finite number.
+type Dates = [Option<Option<f64>>; 3];
 
 impl Claims {
     /// Claims over a payload that is UTF-8 and starts as a JSON object (with
@@ -42,7 +49,7 @@ impl Claims {
         if !json.trim_start().starts_with('{') {
             return Err(Error::decode("Invalid payload string: must be a json object"));
         }
-        Ok(Self { json, registered: OnceLock::new(), map: OnceLock::new() })
+        Ok(Self { json, registered: OnceLock::new(), dates: OnceLock::new(), map: OnceLock::new() })
     }
 
     /// [`Claims::new`], then the whole payload checked to be one JSON
@@ -81,6 +88,17 @@ impl Claims {
     /// them). Ignored if they are known already.
     pub fn set_registered(&self, registered: Registered) {
         let _ = self.registered.set(Ok(registered));
+    }
+
+    /// `exp`, `nbf` and `iat` as NumericDates (see [`Dates`]).
+    fn dates(&self) -> Result<&Dates> {
+        let registered = self.registered()?;
+        Ok(self.dates.get_or_init(|| {
+            ["exp", "nbf", "iat"].map(|name| {
+                let slot = Self::slot(name).expect("a registered claim");
+                registered[slot].as_ref().map(numeric_date)
+            })
+        }))
     }
 
     /// Whether the registered claims are known (parsed or handed over).
@@ -164,15 +182,15 @@ impl Default for Validation {
 impl Validation {
     /// Checks `claims` at time `now` (seconds since the Unix epoch).
     pub fn validate(&self, claims: &Claims, now: f64) -> Result<()> {
-        claims.registered()?;
+        let [exp, nbf, iat] = *claims.dates()?;
         for claim in &self.require {
             if claims.get(claim).is_none_or(Value::is_null) {
                 return Err(Error::MissingClaim(claim.clone()));
             }
         }
         if self.verify_iat {
-            if let Some(iat) = claims.get("iat") {
-                let iat = numeric_date(iat).ok_or_else(|| {
+            if let Some(iat) = iat {
+                let iat = iat.ok_or_else(|| {
                     Error::InvalidIssuedAt("Issued At claim (iat) must be an integer.".into())
                 })?;
                 if iat > now + self.leeway {
@@ -181,18 +199,17 @@ impl Validation {
             }
         }
         if self.verify_nbf {
-            if let Some(nbf) = claims.get("nbf") {
-                let nbf = numeric_date(nbf)
-                    .ok_or_else(|| Error::decode("Not Before claim (nbf) must be an integer."))?;
+            if let Some(nbf) = nbf {
+                let nbf = nbf.ok_or_else(|| Error::decode("Not Before claim (nbf) must be an integer."))?;
                 if nbf > now + self.leeway {
                     return Err(Error::Immature("The token is not yet valid (nbf)"));
                 }
             }
         }
         if self.verify_exp {
-            if let Some(exp) = claims.get("exp") {
-                let exp = numeric_date(exp)
-                    .ok_or_else(|| Error::decode("Expiration Time claim (exp) must be an integer."))?;
+            if let Some(exp) = exp {
+                let exp =
+                    exp.ok_or_else(|| Error::decode("Expiration Time claim (exp) must be an integer."))?;
                 if exp <= now - self.leeway {
                     return Err(Error::Expired);
                 }

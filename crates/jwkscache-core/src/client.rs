@@ -165,7 +165,9 @@ impl Remote {
     /// In a child after `fork()`, no refresh thread of ours runs.
     fn check_fork(&self) {
         let pid = u64::from(std::process::id());
-        if self.pid.swap(pid, Ordering::Relaxed) != pid {
+        // Read first: a write on every call would bounce the cache line
+        // between decoding threads.
+        if self.pid.load(Ordering::Relaxed) != pid && self.pid.swap(pid, Ordering::Relaxed) != pid {
             self.ahead_running.store(false, Ordering::Relaxed);
         }
     }

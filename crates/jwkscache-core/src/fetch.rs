@@ -5,9 +5,10 @@
 //! proxy variables honoured; bounded time and body size; conditional
 //! requests. Callers get bytes and cache headers, never a reqwest type.
 //!
-//! The system trust roots are loaded when the first `https` request needs
-//! them (5-10 ms of reading and parsing certificates): plain `http` to a
-//! loopback issuer (tests, a sidecar) never pays for them.
+//! Trust roots (the system's, `ca_file`, `SSL_CERT_FILE`) are loaded when
+//! the first `https` request needs them (5-10 ms of reading and parsing
+//! certificates): plain `http` to a loopback issuer (tests, a sidecar) never
+//! pays for them.
 
 use std::io::Read;
 use std::net::IpAddr;
@@ -114,8 +115,8 @@ pub struct Fetcher {
 struct Clients {
     plain: Client,
     tls: OnceLock<std::result::Result<Client, String>>,
-    /// The settings' extra CAs, read when the settings were first used.
-    extra_roots: Vec<reqwest::Certificate>,
+    /// PEM files of extra CAs, read with the system roots.
+    ca_files: Vec<String>,
     config: FetchConfig,
 }
 
@@ -253,22 +254,31 @@ impl Fetcher {
 }
 
 impl Clients {
-    /// Reads the extra CA files now (a bad path fails at construction) and
-    /// builds the plain-http client; the https one waits for its first use.
+    /// Builds the plain-http client; the https one waits for its first use.
+    /// The extra CA files are opened now, so a bad path fails here.
     fn new(config: &FetchConfig) -> Result<Self> {
         install_crypto_provider();
-        let mut extra_roots = Vec::new();
-        for path in [config.ca_file.clone(), std::env::var("SSL_CERT_FILE").ok()].into_iter().flatten() {
-            let pem = std::fs::read(&path)
+        let ca_files: Vec<String> =
+            [config.ca_file.clone(), std::env::var("SSL_CERT_FILE").ok()].into_iter().flatten().collect();
+        for path in &ca_files {
+            std::fs::File::open(path)
                 .map_err(|e| Error::Config(format!("cannot read CA file {path:?}: {e}")))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::Config(format!("CA file {path:?} holds no usable PEM certificate: {e}"))
-            })?;
-            extra_roots.extend(certs);
         }
         // No root at all: this client never completes a TLS handshake.
         let plain = Self::builder(config)?.tls_certs_only([]).build().map_err(|e| build_error(&e))?;
-        Ok(Self { plain, tls: OnceLock::new(), extra_roots, config: config.clone() })
+        Ok(Self { plain, tls: OnceLock::new(), ca_files, config: config.clone() })
+    }
+
+    /// The https client: the system roots plus the CA files.
+    fn build_tls(&self) -> std::result::Result<Client, String> {
+        let mut builder = Self::builder(&self.config).map_err(|e| e.to_string())?;
+        for path in &self.ca_files {
+            let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {path:?}: {e}"))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("CA file {path:?} holds no usable PEM certificate: {e}"))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        builder.build().map_err(|e| build_error(&e).to_string())
     }
 
     /// The client to reach `url` with.
@@ -276,11 +286,9 @@ impl Clients {
         if url.scheme() != "https" {
             return Ok(&self.plain);
         }
-        let tls = self.tls.get_or_init(|| {
-            let builder = Self::builder(&self.config).map_err(|e| e.to_string())?;
-            builder.tls_certs_merge(self.extra_roots.clone()).build().map_err(|e| build_error(&e).to_string())
-        });
-        tls.as_ref()
+        self.tls
+            .get_or_init(|| self.build_tls())
+            .as_ref()
             .map_err(|e| Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: {e}\"")))
     }
 

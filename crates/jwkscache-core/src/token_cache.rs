@@ -35,7 +35,7 @@ pub struct TokenCache {
 }
 
 struct Entries {
-    lru: LruCache<Key, Entry>,
+    lru: LruCache<Key, Entry, Fingerprinted>,
     doorkeeper: Doorkeeper,
 }
 
@@ -56,8 +56,10 @@ impl std::fmt::Debug for TokenCache {
 impl TokenCache {
     /// A cache of at most `capacity` tokens; 0 turns it off.
     pub fn new(capacity: usize) -> Self {
-        let entries = NonZeroUsize::new(capacity)
-            .map(|c| Entries { lru: LruCache::new(c), doorkeeper: Doorkeeper::new(c.get()) });
+        let entries = NonZeroUsize::new(capacity).map(|c| Entries {
+            lru: LruCache::with_hasher(c, Fingerprinted::default()),
+            doorkeeper: Doorkeeper::new(c.get()),
+        });
         Self { entries: entries.map(Mutex::new) }
     }
 
@@ -185,18 +187,24 @@ fn fingerprint(key: &Key) -> u64 {
     low ^ high.rotate_left(29)
 }
 
-/// Hashes a fingerprint as itself (it is one already).
+/// Hashes signature bytes (uniform already: a fold and one multiply to
+/// spread them over every bit) and fingerprints (kept as they are, then
+/// spread the same way). Not a keyed hash, and it need not be: entries are
+/// inserted only for tokens whose signature verified, which an attacker
+/// cannot choose, so no one can fill a bucket; a lookup costs one probe.
 #[derive(Default)]
 struct FingerprintHasher(u64);
 
 impl Hasher for FingerprintHasher {
     fn finish(&self) -> u64 {
-        self.0
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
         }
     }
 

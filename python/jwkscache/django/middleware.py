@@ -50,7 +50,7 @@ class JWKSAuthMiddleware:
             return self.get_response(request)
         auth = get_auth()
         try:
-            token = auth.authenticate(request.headers.get("Authorization"))
+            token = auth.authenticate(request.META.get("HTTP_AUTHORIZATION"))
         except BearerError as error:
             refusal = self._refusal(request, error)
             if refusal is not None:
@@ -64,7 +64,7 @@ class JWKSAuthMiddleware:
             return response
         auth = get_auth()
         try:
-            token = await auth.authenticate_async(request.headers.get("Authorization"))
+            token = await auth.authenticate_async(request.META.get("HTTP_AUTHORIZATION"))
         except BearerError as error:
             refusal = self._refusal(request, error)
             if refusal is not None:
@@ -88,5 +88,8 @@ class JWKSAuthMiddleware:
 
     @staticmethod
     def _vary(response: HttpResponseBase) -> HttpResponseBase:
-        patch_vary_headers(response, ("Authorization",))
+        if response.has_header("Vary"):
+            patch_vary_headers(response, ("Authorization",))
+        else:  # the common case, without patch_vary_headers' parsing
+            response.headers["Vary"] = "Authorization"
         return response

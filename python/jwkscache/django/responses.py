@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from django.http import JsonResponse
-from django.utils.cache import patch_vary_headers
 
 from jwkscache.bearer import BearerError
 
 
 def bearer_response(error: BearerError) -> JsonResponse:
     """The JSON response for ``error``: its status, headers and body, ``Vary: Authorization``."""
-    response = JsonResponse(error.body, status=error.status_code, headers=error.headers)
-    patch_vary_headers(response, ("Authorization",))
-    return response
+    headers = {**error.headers, "Vary": "Authorization"}
+    return JsonResponse(error.body, status=error.status_code, headers=headers)
