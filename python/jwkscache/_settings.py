@@ -186,6 +186,8 @@ class Settings:
 
     def is_exempt(self, path: str) -> bool:
         """Whether ``path`` is one of ``EXEMPT_PATHS`` (an entry ending in ``/`` is a prefix)."""
+        if not self.exempt_paths:
+            return False
         return any(
             path == entry or (entry.endswith("/") and path.startswith(entry))
             for entry in self.exempt_paths
