@@ -113,7 +113,7 @@ pub(crate) fn validation(
     let mut v = Validation { subject, ..Validation::default() };
     if let Some(audience) = audience.filter(|a| !a.is_none()) {
         v.audience_is_str = audience.is_instance_of::<PyString>();
-        v.audience = Some(strings(audience, "audience")?);
+        v.audience = Some(audiences(audience)?);
     }
     match issuer.filter(|i| !i.is_none()) {
         Some(issuer) => v.issuer = Some(strings(issuer, "issuer")?),
@@ -191,6 +191,28 @@ fn strings(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
     let mut out = Vec::new();
     for item in value.try_iter().map_err(|_| type_error())? {
         out.push(item?.extract::<String>().map_err(|_| type_error())?);
+    }
+    Ok(out)
+}
+
+/// The expected audiences, as PyJWT compares them: a str is one; any other
+/// iterable is compared item by item with the token's (str) audiences, so
+/// an item that is not a str never matches (bytes iterate as ints: none do).
+fn audiences(value: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(vec![text.to_cow()?.into_owned()]);
+    }
+    if value.is_instance_of::<PyBytes>() {
+        return Ok(Vec::new());
+    }
+    let iter = value
+        .try_iter()
+        .map_err(|_| PyTypeError::new_err("audience must be a string, an iterable of strings or None"))?;
+    let mut out = Vec::new();
+    for item in iter {
+        if let Ok(text) = item?.cast::<PyString>() {
+            out.push(text.to_cow()?.into_owned());
+        }
     }
     Ok(out)
 }

@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use jwkscache_core::claims::{Claims, Registered, REGISTERED};
+use jwkscache_core::claims::{payload_error, Claims, Registered, REGISTERED};
 use jwkscache_core::errors::Error;
 use jwkscache_core::jws::Verified;
 use jwkscache_core::pick::{reserved_member, NumberText, ValueSeed, NUMBER_MARKER};
@@ -67,6 +67,7 @@ fn build<'py>(
         Ok(object) => Ok(object),
         // A Python error (MemoryError, say) comes back as itself.
         Err(_) if failed.borrow().is_some() => Err(failed.into_inner().expect("checked")),
+        Err(e) if what == "payload" => Err(payload_error(json, &e)).py(),
         Err(e) => Err(Error::Decode(format!("Invalid {what} string: {e}"))).py(),
     }
 }

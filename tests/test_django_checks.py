@@ -29,6 +29,8 @@ GOOD: dict[str, Any] = {"ISSUER": "https://issuer.example", "AUDIENCE": "orders-
         (["not", "a", "dict"], ["jwkscache.E001", "jwkscache.E002", "jwkscache.E005"]),
         ({**GOOD, "CACHE": {"lifespan": -5}}, ["jwkscache.E006"]),
         ({**GOOD, "CACHE": {"no_such_option": 1}}, ["jwkscache.E006"]),
+        ({**GOOD, "LEEWAY": "thirty"}, ["jwkscache.E006"]),
+        ({**GOOD, "RETRY_AFTER": -1}, ["jwkscache.E006"]),
     ],
 )
 def test_each_misconfiguration_has_its_id(setting: Any, ids: list[str]) -> None:
@@ -50,6 +52,7 @@ def test_each_misconfiguration_has_its_id(setting: Any, ids: list[str]) -> None:
         {"ISSUER": "http://localhost:8080", "AUDIENCE": None, "NO_AUDIENCE_REASON": "single-use"},
         {**GOOD, "ISSUER": "http://issuer.internal", "CACHE": {"allow_insecure_http": True}},
         {**GOOD, "CACHE": {"timeout": 2, "lifespan": 600}, "EXEMPT_PATHS": ["/health"]},
+        {**GOOD, "ALGORITHMS": "RS256", "SCOPE_CLAIMS": "scp", "LEEWAY": 30, "REQUIRED": False},
     ],
 )
 def test_good_settings_pass(setting: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:

@@ -136,7 +136,10 @@ class Server:
             if self.process.poll() is not None:
                 break
             try:
-                if httpx2.get(f"{self.base_url}/health", timeout=2).status_code == 200:
+                if (
+                    httpx2.get(f"{self.base_url}/health", timeout=2, trust_env=False).status_code
+                    == 200
+                ):
                     return
             except httpx2.TransportError:
                 pass
@@ -212,7 +215,7 @@ def drive(issuer: LocalIssuer, server: Server, workers: int) -> list[dict[str, A
             plan.append(("malformed", {"Authorization": "Bearer"}, 400))
     bodies: list[dict[str, Any]] = []
     wrong: list[tuple[str, int, str]] = []
-    with httpx2.Client(base_url=server.base_url, timeout=30) as client:
+    with httpx2.Client(base_url=server.base_url, timeout=30, trust_env=False) as client:
 
         def send(item: tuple[str, dict[str, str], int]) -> None:
             what, headers, expected = item

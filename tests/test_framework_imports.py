@@ -22,7 +22,7 @@ def run(code: str) -> subprocess.CompletedProcess[str]:
         ("jwkscache.starlette", "starlette", 'pip install "jwkscache[starlette]"'),
         ("jwkscache.flask", "flask", 'pip install "jwkscache[flask]"'),
         ("jwkscache.django", "django", 'pip install "jwkscache[django]"'),
-        ("jwkscache.django.rest_framework", "rest_framework", "pip install djangorestframework"),
+        ("jwkscache.django.rest_framework", "rest_framework", 'pip install "jwkscache[drf]"'),
     ],
 )
 def test_a_missing_framework_names_the_extra(module: str, blocked: str, hint: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
 from jwkscache._core import JWKSCache
@@ -66,6 +66,8 @@ class Settings:
 
         def names(key: str) -> tuple[str, ...] | None:
             value = values.get(key)
+            if isinstance(value, str):  # one name for a list of one
+                return (value,)
             return None if value is None else tuple(value)
 
         return cls(
@@ -137,9 +139,13 @@ class Settings:
                     "Use RS256, RS384, RS512, PS256, PS384 or PS512.",
                 )
             )
-        if not found and not keys_given:
-            try:
-                self.build_keys().close()
+        if not found:
+            try:  # BearerAuth checks LEEWAY, RETRY_AFTER, SCOPE_CLAIMS; keys are not used
+                if keys_given:
+                    self.bearer_auth(cast(KeySource, object()))
+                else:
+                    with self.build_keys() as keys:
+                        self.bearer_auth(keys)
             except (TypeError, ValueError) as exc:
                 found.append(
                     Problem(
@@ -186,6 +192,8 @@ class Settings:
 
     def is_exempt(self, path: str) -> bool:
         """Whether ``path`` is one of ``EXEMPT_PATHS`` (an entry ending in ``/`` is a prefix)."""
+        if not self.exempt_paths:
+            return False
         return any(
             path == entry or (entry.endswith("/") and path.startswith(entry))
             for entry in self.exempt_paths

@@ -314,6 +314,12 @@ class BearerAuth:
         max_token_bytes: int = 16384,
         retry_after: int = 30,
     ) -> None:
+        if not isinstance(leeway, (int, float, timedelta)) or isinstance(leeway, bool):
+            raise TypeError(f"leeway must be seconds or a timedelta, not {leeway!r}")
+        if isinstance(scope_claims, str):
+            raise TypeError("scope_claims must be a list of claim names, not one string")
+        if not isinstance(retry_after, int) or not isinstance(max_token_bytes, int):
+            raise TypeError("retry_after and max_token_bytes must be integers")
         if max_token_bytes < 1 or retry_after < 0:
             raise ValueError("max_token_bytes must be positive and retry_after not negative")
         self.keys = keys

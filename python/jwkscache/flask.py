@@ -123,7 +123,7 @@ class JWKSAuth:
                 @functools.wraps(func)
                 async def async_view(*args: Any, **kwargs: Any) -> Any:
                     auth = self.auth()
-                    header = request.headers.getlist("Authorization")
+                    header = request.environ.get("HTTP_AUTHORIZATION")  # repeats joined by WSGI
                     try:
                         g._jwkscache_token = await auth.authenticate_async(header, required)
                     except MissingTokenError:
@@ -137,7 +137,7 @@ class JWKSAuth:
             @functools.wraps(func)
             def sync_view(*args: Any, **kwargs: Any) -> Any:
                 auth = self.auth()
-                header = request.headers.getlist("Authorization")
+                header = request.environ.get("HTTP_AUTHORIZATION")  # repeats joined by WSGI
                 try:
                     g._jwkscache_token = auth.authenticate(header, required)
                 except MissingTokenError:

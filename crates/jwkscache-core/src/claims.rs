@@ -28,7 +28,7 @@ pub type Registered = [Option<Value>; REGISTERED.len()];
 /// The whole object as a map is built only when asked for ([`Claims::map`]).
 pub struct Claims {
     json: String,
-    registered: OnceLock<std::result::Result<Registered, String>>,
+    registered: OnceLock<Result<Registered>>,
     /// `exp`, `nbf`, `iat` as NumericDates, read once (a token kept by the
     /// verified-token cache is validated again on every hit).
     dates: OnceLock<Dates>,
@@ -77,10 +77,10 @@ impl Claims {
         self.registered
             .get_or_init(|| {
                 crate::pick::pick(&self.json, &REGISTERED, crate::pick::Strictness::Full)
-                    .map_err(|e| format!("Invalid payload string: {e}"))
+                    .map_err(|e| payload_error(&self.json, &e))
             })
             .as_ref()
-            .map_err(|message| Error::Decode(message.clone()))
+            .map_err(Clone::clone)
     }
 
     /// Hands over the registered claims of a parse of [`Claims::json`] that
@@ -292,6 +292,60 @@ impl Validation {
 
 /// A NumericDate as PyJWT's `int()` sees it (truncated); `None` if not a
 /// finite JSON number.
+/// The error for a payload that does not parse, in PyJWT's words. Python's
+/// `json` (PyJWT's parser) reads `NaN`, `Infinity` and `-Infinity`, so for
+/// PyJWT such an `exp`, `nbf` or `iat` is a claim that is not an integer,
+/// with that claim's message and class; here, as JSON has no such values,
+/// the payload does not parse, and the message says which claim it was.
+pub fn payload_error(json: &str, error: &serde_json::Error) -> Error {
+    let generic = || Error::decode(format!("Invalid payload string: {error}"));
+    let Some(offset) = error_offset(json, error) else { return generic() };
+    let rest = &json[offset..];
+    if !["NaN", "Infinity"].iter().any(|literal| rest.starts_with(literal)) {
+        return generic();
+    }
+    match top_level_member_before(&json[..offset]) {
+        Some("iat") => Error::InvalidIssuedAt("Issued At claim (iat) must be an integer.".into()),
+        Some("nbf") => Error::decode("Not Before claim (nbf) must be an integer."),
+        Some("exp") => Error::decode("Expiration Time claim (exp) must be an integer."),
+        _ => generic(),
+    }
+}
+
+/// The byte offset serde_json's error points at (line and column, 1-based).
+fn error_offset(json: &str, error: &serde_json::Error) -> Option<usize> {
+    let line_start: usize = json.split_inclusive('\n').take(error.line().checked_sub(1)?).map(str::len).sum();
+    let offset = line_start + error.column().checked_sub(1)?;
+    json.is_char_boundary(offset).then_some(offset)
+}
+
+/// The name of the top-level member whose value starts where `before` ends
+/// (`"name": -`, spaces allowed), if it is a plain name in the top object.
+fn top_level_member_before(before: &str) -> Option<&str> {
+    let head = before.trim_end().strip_suffix('-').unwrap_or(before).trim_end().strip_suffix(':')?;
+    let head = head.trim_end().strip_suffix('"')?;
+    let name_start = head.rfind('"')?;
+    let name = &head[name_start + 1..];
+    if name.contains('\\') {
+        return None;
+    }
+    // The name's opening quote must sit directly inside the top object.
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for byte in head[..name_start].bytes() {
+        match (in_string, escaped, byte) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'{' | b'[') => depth += 1,
+            (false, _, b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    (depth == 1 && !in_string).then_some(name)
+}
+
 fn numeric_date(value: &Value) -> Option<f64> {
     value.as_f64().filter(|v| v.is_finite()).map(f64::trunc)
 }
@@ -305,6 +359,50 @@ fn is_falsy(value: &Value) -> bool {
         Value::String(s) => s.is_empty(),
         Value::Array(a) => a.is_empty(),
         Value::Object(o) => o.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod payload_error_tests {
+    use super::*;
+
+    fn error_for(json: &str) -> Error {
+        let error = serde_json::from_str::<Value>(json).unwrap_err();
+        payload_error(json, &error)
+    }
+
+    #[test]
+    fn non_finite_dates_name_their_claim_as_pyjwt_does() {
+        assert_eq!(
+            error_for(r#"{"sub":"a","iat": Infinity}"#),
+            Error::InvalidIssuedAt("Issued At claim (iat) must be an integer.".into())
+        );
+        assert_eq!(
+            error_for(r#"{"nbf":-Infinity}"#),
+            Error::decode("Not Before claim (nbf) must be an integer.")
+        );
+        assert_eq!(
+            error_for("{\"x\":1,\n \"exp\" :\n NaN}"),
+            Error::decode("Expiration Time claim (exp) must be an integer.")
+        );
+    }
+
+    #[test]
+    fn other_syntax_errors_stay_generic() {
+        for json in [
+            r#"{"x": {"iat": Infinity}}"#,
+            r#"{"s": "{", "other": NaN}"#,
+            r#"{"iat": Inf}"#,
+            r#"{"iat": 1,}"#,
+            r#"{"a\"iat": NaN}"#,
+        ] {
+            match error_for(json) {
+                Error::Decode(message) => {
+                    assert!(message.starts_with("Invalid payload string"), "{json}: {message}");
+                }
+                other => panic!("{json}: {other:?}"),
+            }
+        }
     }
 }
 

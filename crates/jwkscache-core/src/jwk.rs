@@ -67,21 +67,27 @@ pub struct JwkSet {
     skipped: Vec<SkippedKey>,
 }
 
+/// A JWK Set document's JSON: refused whole if any object in it (the set,
+/// a key) names a member twice, as no reading of it is the issuer's alone.
+fn document(bytes: &[u8]) -> Result<Value> {
+    let value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::JwkSet(format!("Invalid JWK Set value: not JSON ({e})")))?;
+    crate::pick::refuse_duplicate_members(bytes)
+        .map_err(|e| Error::JwkSet(format!("Invalid JWK Set value: {e}")))?;
+    Ok(value)
+}
+
 impl JwkSet {
     /// Parses a JWK Set document, keeping keys usable with `allowed`.
     pub fn parse(bytes: &[u8], allowed: &[Alg]) -> Result<Self> {
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| Error::JwkSet(format!("Invalid JWK Set value: not JSON ({e})")))?;
-        Self::from_value(&value, allowed)
+        Self::from_value(&document(bytes)?, allowed)
     }
 
     /// Like [`JwkSet::parse`], but a well-formed set whose keys are all
     /// unusable (or `{"keys": []}`) gives an empty set instead of an error:
     /// from an issuer, that is its word that no key is valid now.
     pub fn parse_allowing_no_usable_key(bytes: &[u8], allowed: &[Alg]) -> Result<Self> {
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| Error::JwkSet(format!("Invalid JWK Set value: not JSON ({e})")))?;
-        Self::build(&value, allowed)
+        Self::build(&document(bytes)?, allowed)
     }
 
     /// Builds the set from an already parsed document.
@@ -321,6 +327,22 @@ pub(crate) fn json_type(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_member_given_twice_refuses_the_whole_set() {
+        let key = a1()["keys"][1].to_string();
+        let issuer = format!(r#"{{"keys":[{key}]}}"#);
+        assert_eq!(JwkSet::parse(issuer.as_bytes(), &[Alg::RS256]).unwrap().len(), 1);
+        let appended = format!(r#"{{"keys":[{key}],"keys":[]}}"#);
+        let kid_twice = key.replacen('{', r#"{"kid":"other","#, 1);
+        let nested = format!(r#"{{"keys":[{key}],"x":{{"a":1,"a":2}}}}"#);
+        for document in [appended, format!(r#"{{"keys":[{kid_twice}]}}"#), nested] {
+            match JwkSet::parse_allowing_no_usable_key(document.as_bytes(), &[Alg::RS256]) {
+                Err(Error::JwkSet(message)) => assert!(message.contains("given twice"), "{message}"),
+                other => panic!("{document}: {other:?}"),
+            }
+        }
+    }
     use serde_json::json;
 
     // RFC 7517 A.1 (also in tests/vectors/rfc).

@@ -27,6 +27,7 @@ pub struct Header {
     alg: Option<Value>,
     kid: Option<Value>,
     crit: Option<Value>,
+    b64: Option<Value>,
 }
 
 impl Header {
@@ -38,9 +39,9 @@ impl Header {
         if !json.trim_start().starts_with('{') {
             return Err(Error::decode("Invalid header string: must be a json object"));
         }
-        let [alg, kid, crit] = crate::pick::pick(&json, &["alg", "kid", "crit"], strictness)
+        let [alg, kid, crit, b64] = crate::pick::pick(&json, &["alg", "kid", "crit", "b64"], strictness)
             .map_err(|e| Error::decode(format!("Invalid header string: {e}")))?;
-        Ok(Self { json, alg, kid, crit })
+        Ok(Self { json, alg, kid, crit, b64 })
     }
 
     /// The header's JSON text.
@@ -55,6 +56,31 @@ impl Header {
             Some(Value::String(kid)) => Ok(Some(kid)),
             Some(_) => Err(Error::InvalidToken("Key ID header parameter must be a string".into())),
         }
+    }
+
+    /// Refuses an unencoded payload (RFC 7797 `"b64": false`), in PyJWT's
+    /// order, classes and words: a JWT's payload is always base64url, and
+    /// reading an unencoded one as base64url would verify other bytes than
+    /// its signer signed. `payload_segment` is the token's, still encoded.
+    fn refuse_unencoded(&self, payload_segment: &[u8]) -> Result<()> {
+        if self.b64 != Some(Value::Bool(false)) {
+            return Ok(());
+        }
+        if !payload_segment.is_empty() {
+            return Err(Error::decode("Payload segment must be empty when 'b64' is false."));
+        }
+        let listed = self
+            .crit
+            .as_ref()
+            .and_then(Value::as_array)
+            .is_some_and(|crit| crit.contains(&Value::from("b64")));
+        Err(if listed {
+            Error::decode(
+                "It is required that you pass in a value for the \"detached_payload\" argument to decode a message having the b64 header set to false.",
+            )
+        } else {
+            Error::InvalidToken("The 'b64' header parameter requires 'b64' to be listed in 'crit'.".into())
+        })
     }
 
     /// Refuses any `crit`: this verifier implements no extension.
@@ -94,6 +120,7 @@ impl<'a> Token<'a> {
         // PyJWT's order: the header decoded and parsed, then the payload and
         // signature decoded.
         let header = Header::parse(b64("header", header)?, Strictness::Full)?;
+        header.refuse_unencoded(payload)?;
         let payload = b64("payload", payload)?;
         let signature = b64("crypto", signature)?;
         Ok(Self { signing_input, header, payload, signature })
@@ -307,6 +334,7 @@ pub fn checked_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
     // Skimmed, as PyJWT's json.loads would take it: the drop-in must not
     // refuse a token PyJWT's own jwt.decode then accepts.
     let header = Header::parse(b64("header", header)?, Strictness::Skim)?;
+    header.refuse_unencoded(payload)?;
     let payload = b64("payload", payload)?;
     b64("crypto", signature)?;
     header.refuse_crit()?;

@@ -5,7 +5,8 @@
 - ``jwkscache.E003``: plain ``http://`` to a host that is not loopback;
 - ``jwkscache.E004``: an algorithm jwkscache does not verify;
 - ``jwkscache.E005``: an unknown setting (or ``JWKSCACHE`` not a dict);
-- ``jwkscache.E006``: the ``JWKSCache`` cannot be built (``CACHE`` options, the URL).
+- ``jwkscache.E006``: the ``JWKSCache`` cannot be built (``CACHE`` options, the URL), or a
+  setting has the wrong type (``LEEWAY``, ``RETRY_AFTER`` ...).
 """
 
 from __future__ import annotations

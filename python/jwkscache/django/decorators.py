@@ -28,6 +28,8 @@ def scopes_required(*scopes: str) -> Callable[[F], F]:
 
     def refusal(request: HttpRequest) -> Any:
         token = getattr(request, "jwt", None)
+        if isinstance(token, VerifiedToken) and token.scopes.issuperset(required):
+            return None
         auth = get_auth()
         if not isinstance(token, VerifiedToken):
             return bearer_response(auth.missing_token())

@@ -48,30 +48,30 @@ class JWKSAuthMiddleware:
             return self.__acall__(request)
         if get_settings().is_exempt(request.path_info):
             return self.get_response(request)
-        auth = get_auth()
         try:
-            token = auth.authenticate(request.META.get("HTTP_AUTHORIZATION"))
+            token = get_auth().authenticate(request.META.get("HTTP_AUTHORIZATION"))
         except BearerError as error:
             refusal = self._refusal(request, error)
             if refusal is not None:
                 return refusal
             token = None
-        return self._vary(self._attach(request, token, self.get_response))
+        self._attach(request, token)
+        return self._vary(self.get_response(request))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         if get_settings().is_exempt(request.path_info):
             response: HttpResponseBase = await self.get_response(request)
             return response
-        auth = get_auth()
         try:
-            token = await auth.authenticate_async(request.META.get("HTTP_AUTHORIZATION"))
+            token = await get_auth().authenticate_async(request.META.get("HTTP_AUTHORIZATION"))
         except BearerError as error:
             refusal = self._refusal(request, error)
             if refusal is not None:
                 return refusal
             token = None
+        self._attach(request, token)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
-        return self._vary(await self._attach(request, token, get_response))
+        return self._vary(await get_response(request))
 
     @staticmethod
     def _refusal(request: HttpRequest, error: BearerError) -> HttpResponseBase | None:
@@ -80,11 +80,10 @@ class JWKSAuthMiddleware:
         return bearer_response(error)
 
     @staticmethod
-    def _attach(request: HttpRequest, token: VerifiedToken | None, then: Any) -> Any:
+    def _attach(request: HttpRequest, token: VerifiedToken | None) -> None:
         request.jwt = token  # type: ignore[attr-defined]
         if token is not None:
             request.user = TokenUser(token)  # type: ignore[assignment]
-        return then(request)
 
     @staticmethod
     def _vary(response: HttpResponseBase) -> HttpResponseBase:

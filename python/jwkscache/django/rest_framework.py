@@ -31,8 +31,7 @@ try:
     from rest_framework.request import Request
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "jwkscache.django.rest_framework needs Django REST framework: "
-        "pip install djangorestframework"
+        'jwkscache.django.rest_framework needs Django REST framework: pip install "jwkscache[drf]"'
     ) from exc
 
 from jwkscache.bearer import (
