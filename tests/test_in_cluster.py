@@ -10,8 +10,10 @@ from pathlib import Path
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 import jwkscache
+from conftest import load_vector
 from jwkscache.testing import LocalIssuer
 
 EXTERNAL_ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/5C4A3F1B2E6D7A8C9B0E1F2A3B4C5D6E"
@@ -171,3 +173,36 @@ def test_api_server_overrides_the_environment(
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "1")  # nothing listens there
     keys = _in_cluster(pod, api_server=apiserver.base_url, issuer=apiserver.issuer)
     assert keys.decode(_mint(apiserver), audience="payments-api")["sub"].endswith(":worker")
+
+
+def test_the_api_servers_own_documents_from_kubernetes_tests(
+    apiserver: LocalIssuer, pod: Path
+) -> None:
+    """The exact discovery document and mixed RSA + EC JWKS kube-apiserver serves for its test
+    keys (pkg/serviceaccount/openidmetadata_test.go), and a token signed with its EC test key."""
+    metadata = load_vector("kubernetes/openid_metadata_expected.json")
+    test_keys = load_vector("kubernetes/serviceaccount_test_keys.json")
+    headers = metadata["http_headers"]
+    apiserver.serve_body(
+        metadata["discovery_document_exact"],
+        content_type=headers["discovery"]["Content-Type"],
+        path=apiserver.discovery_path,
+    )
+    apiserver.serve_body(metadata["jwks_exact"], content_type=headers["jwks"]["Content-Type"])
+    keys = _in_cluster(pod, audience="1")
+    assert keys.issuer == metadata["issuer"]  # its jwks_uri (issuer.example.com) is not used
+    ec = serialization.load_pem_private_key(
+        test_keys["ecdsa_p256"]["private_pem_sec1"].encode(), password=None
+    )
+    claims = {**load_vector("kubernetes/claims_expected.json")["cases"][2]["private_claims"]}
+    claims.update(
+        iss=metadata["issuer"], sub="system:serviceaccount:myns:mysvcacct", aud="1", exp=2**31
+    )
+    token = jwt.encode(
+        claims, ec, algorithm="ES256", headers={"kid": test_keys["ecdsa_p256"]["kid"]}
+    )  # type: ignore[arg-type]
+    sa = jwkscache.kubernetes.verify(keys, token, audience=None, namespace="myns")
+    assert sa.secret is not None
+    assert sa.secret.name == "mysecret"
+    assert sorted(keys.kids) == sorted([test_keys["rsa"]["kid"], test_keys["ecdsa_p256"]["kid"]])
+    assert [r.path for r in apiserver.requests] == [apiserver.discovery_path, apiserver.jwks_path]
