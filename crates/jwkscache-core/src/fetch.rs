@@ -162,16 +162,19 @@ impl Fetcher {
     /// GETs `url`, conditionally when `validators` are given; with a bearer
     /// token file, its token is sent, and after a 401 the file is read again
     /// and the request made once more.
+    /// Both requests share one `timeout`.
     pub fn get(&self, url: &str, validators: Option<&Validators>) -> Result<Fetched> {
+        let deadline = Instant::now() + self.config.timeout;
         let Some(file) = &self.token_file else {
-            return Ok(self.get_with(url, validators, None)?.expect("only a bearer request answers None"));
+            let fetched = self.get_with(url, validators, None, deadline)?;
+            return Ok(fetched.expect("only a bearer request answers None"));
         };
         let token = file.current(Instant::now())?;
-        if let Some(fetched) = self.get_with(url, validators, Some(&token))? {
+        if let Some(fetched) = self.get_with(url, validators, Some(&token), deadline)? {
             return Ok(fetched);
         }
         let token = file.reload(Instant::now())?;
-        self.get_with(url, validators, Some(&token))?.ok_or_else(|| {
+        self.get_with(url, validators, Some(&token), deadline)?.ok_or_else(|| {
             Error::Fetch(format!(
                 "Fail to fetch data from the url, err: \"{url} answered 401 Unauthorized to the bearer token of {:?}, read again after a first 401\"",
                 file.path()
@@ -185,10 +188,14 @@ impl Fetcher {
         url: &str,
         validators: Option<&Validators>,
         bearer: Option<&str>,
+        deadline: Instant,
     ) -> Result<Option<Fetched>> {
         let url = check_url(url, self.config.allow_insecure_http)?;
-        let deadline = Instant::now() + self.config.timeout;
-        let mut request = self.clients.for_url(&url)?.get(url.clone());
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: timed out\"")));
+        }
+        let mut request = self.clients.for_url(&url)?.get(url.clone()).timeout(remaining);
         if let Some(token) = bearer {
             let mut value = HeaderValue::try_from(format!("Bearer {token}"))
                 .map_err(|e| Error::Config(format!("invalid bearer token: {e}")))?;
