@@ -12,7 +12,7 @@ use jwkscache_core::jws;
 use jwkscache_core::Error;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use crate::py_errors::{to_pyerr, IntoPyResult};
 
@@ -27,6 +27,12 @@ pub(crate) fn config(
     let mut config = Config { max_token_bytes, token_cache_size, ..Config::default() };
     if let Some(names) = algorithms {
         config.algorithms = jws::allow_list(&names).py()?;
+        if config.algorithms.is_empty() {
+            return Err(PyValueError::new_err(format!(
+                "algorithms {names:?} names no algorithm a JWK Set can serve (none and HS* keys are \
+                 secrets no issuer publishes); name at least one of RS*, PS*, ES256, ES384, ES512, EdDSA"
+            )));
+        }
     }
     if max_token_bytes == 0 {
         return Err(PyValueError::new_err("max_token_bytes must be positive"));
@@ -158,6 +164,20 @@ pub(crate) fn validation(
         }
     }
     Ok(v)
+}
+
+/// A constructor's `audience=`: `None`, a str, or an iterable of str (kept
+/// as a tuple, so later changes to the caller's list change nothing).
+pub(crate) fn default_audience(audience: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Py<PyAny>>> {
+    let Some(audience) = audience.filter(|a| !a.is_none()) else { return Ok(None) };
+    if audience.is_instance_of::<PyString>() {
+        return Ok(Some(audience.clone().unbind()));
+    }
+    let list = strings(audience, "audience")?;
+    if list.is_empty() {
+        return Err(PyValueError::new_err("audience must name at least one audience"));
+    }
+    Ok(Some(PyTuple::new(audience.py(), list)?.into_any().unbind()))
 }
 
 /// A str or an iterable of str, as a list.

@@ -12,7 +12,7 @@ use jwkscache_core::jws::{self, Verified};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
-use crate::py_args::{config, document_bytes, fetch_config, now, token_bytes, validation};
+use crate::py_args::{config, default_audience, document_bytes, fetch_config, now, token_bytes, validation};
 use crate::py_errors::IntoPyResult;
 use crate::py_gil::GilPolicy;
 use crate::py_json::{claims_to_py, json_to_dict};
@@ -25,6 +25,8 @@ pub struct PyJwksCache {
     client: Arc<Client>,
     /// Expected `iss` when `decode` is not given one.
     issuer: Option<String>,
+    /// Expected `aud` when `decode` is not given one (a str or a tuple of str).
+    audience: Option<Py<PyAny>>,
     /// Where the keys come from, for `__repr__`.
     origin: String,
     /// When the GIL is released around the signature check.
@@ -35,7 +37,7 @@ pub struct PyJwksCache {
 impl PyJwksCache {
     /// A cache over the JWKS at `jwks_uri` (see the README for each option).
     #[new]
-    #[pyo3(signature = (jwks_uri, /, *, issuer = None, headers = None, timeout = 5.0, ca_file = None,
+    #[pyo3(signature = (jwks_uri, /, *, issuer = None, audience = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
         max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None))]
@@ -43,6 +45,7 @@ impl PyJwksCache {
     fn new(
         jwks_uri: String,
         issuer: Option<String>,
+        audience: Option<&Bound<'_, PyAny>>,
         headers: Option<HashMap<String, String>>,
         timeout: f64,
         ca_file: Option<PathBuf>,
@@ -64,14 +67,20 @@ impl PyJwksCache {
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let client =
             Client::remote(Source::JwksUri(jwks_uri.clone()), fetch, policy, config, system_clock()).py()?;
-        Ok(Self { client, issuer, origin: jwks_uri, gil: GilPolicy::from_option(release_gil) })
+        Ok(Self {
+            client,
+            issuer,
+            audience: default_audience(audience)?,
+            origin: jwks_uri,
+            gil: GilPolicy::from_option(release_gil),
+        })
     }
 
     /// A cache over an OIDC issuer's keys, found by discovery (lazily, on
     /// first use); `jwks_uri` overrides the discovered one. The issuer is
     /// also the default expected `iss`.
     #[classmethod]
-    #[pyo3(signature = (issuer, /, *, jwks_uri = None, headers = None, timeout = 5.0, ca_file = None,
+    #[pyo3(signature = (issuer, /, *, jwks_uri = None, audience = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
         max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None))]
@@ -80,6 +89,7 @@ impl PyJwksCache {
         _cls: &Bound<'_, PyType>,
         issuer: String,
         jwks_uri: Option<String>,
+        audience: Option<&Bound<'_, PyAny>>,
         headers: Option<HashMap<String, String>>,
         timeout: f64,
         ca_file: Option<PathBuf>,
@@ -105,19 +115,21 @@ impl PyJwksCache {
             client,
             origin: issuer.clone(),
             issuer: Some(issuer),
+            audience: default_audience(audience)?,
             gil: GilPolicy::from_option(release_gil),
         })
     }
 
     /// A cache over a fixed JWK Set (dict, str or bytes); no network.
     #[classmethod]
-    #[pyo3(signature = (jwks, /, *, issuer = None, algorithms = None, max_token_bytes = 16384, token_cache_size = 1024, release_gil = None))]
+    #[pyo3(signature = (jwks, /, *, issuer = None, audience = None, algorithms = None, max_token_bytes = 16384, token_cache_size = 1024, release_gil = None))]
     #[allow(clippy::too_many_arguments)]
     fn from_jwks(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         jwks: &Bound<'_, PyAny>,
         issuer: Option<String>,
+        audience: Option<&Bound<'_, PyAny>>,
         algorithms: Option<Vec<String>>,
         max_token_bytes: usize,
         token_cache_size: usize,
@@ -129,6 +141,7 @@ impl PyJwksCache {
         Ok(Self {
             client: Client::from_set(set, config),
             issuer,
+            audience: default_audience(audience)?,
             origin: "static".into(),
             gil: GilPolicy::from_option(release_gil),
         })
@@ -148,6 +161,7 @@ impl PyJwksCache {
         options: Option<&Bound<'py, PyAny>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
         let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
         // Built first: building parses the payload, once, for both.
@@ -171,6 +185,7 @@ impl PyJwksCache {
         options: Option<&Bound<'py, PyAny>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
         let Some((verified, hit)) = self.verify(py, token, algorithms, false)? else { return Ok(None) };
         let claims = claims_to_py(py, &verified, hit)?;
@@ -204,6 +219,7 @@ impl PyJwksCache {
         options: Option<&Bound<'py, PyAny>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
         let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
         let payload = claims_to_py(py, &verified, hit)?;
@@ -306,6 +322,12 @@ impl PyJwksCache {
     #[getter]
     fn issuer(&self) -> Option<&str> {
         self.issuer.as_deref()
+    }
+
+    /// The default expected audience, if any (a str or a tuple of str).
+    #[getter]
+    fn audience<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        self.audience.as_ref().map(|a| a.bind(py).clone())
     }
 
     fn __len__(&self) -> usize {

@@ -1,5 +1,5 @@
-//! Module-level functions: the fork hooks, the unverified `kid` reader, and
-//! what the GIL policy decided.
+//! Module-level functions: the fork hooks, the unverified `kid` and `iss`
+//! readers, and what the GIL policy decided.
 
 use jwkscache_core::jws;
 use pyo3::prelude::*;
@@ -47,4 +47,12 @@ pub fn _gil_decisions(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("holds_started", decisions.holds_started)?;
     d.set_item("holding", holding)?;
     Ok(d)
+}
+
+/// The `iss` claim of a token, without verifying it (`None` when absent):
+/// `jwkscache.Issuers` routes by it.
+#[pyfunction]
+#[pyo3(signature = (token, /, max_token_bytes = 16384))]
+pub fn unverified_issuer(token: &Bound<'_, PyAny>, max_token_bytes: usize) -> PyResult<Option<String>> {
+    jws::unverified_issuer(token_bytes(token)?, max_token_bytes).py()
 }

@@ -1,7 +1,8 @@
 """The README's own examples ("Verify tokens") run, in order, as a reader would paste them.
 
-The "Web frameworks", "Testing your service" and "Migrating from PyJWT" sections have their
-own tests (test_frameworks_docs.py, test_testing_docs.py, test_migrating_docs.py).
+The "Web frameworks", "Identity sources", "Testing your service" and "Migrating from PyJWT"
+sections have their own tests (test_frameworks_docs.py, test_identity_docs.py,
+test_testing_docs.py, test_migrating_docs.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def test_every_python_block_is_run_by_some_test() -> None:
         for name in (
             "Verify tokens",
             "Web frameworks",
+            "Identity sources",
             "Testing your service",
             "Migrating from PyJWT",
         )

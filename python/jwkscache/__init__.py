@@ -1,4 +1,4 @@
-"""jwkscache: fetch and cache an issuer's JWKS, verify RS256 JWTs in Rust.
+"""jwkscache: fetch and cache an issuer's JWKS, verify JWTs (RS*, PS*, ES*, EdDSA) in Rust.
 
 Start with :class:`JWKSCache`; see the README for the rules it applies.
 """
@@ -9,9 +9,10 @@ import os
 
 from jwkscache import exceptions
 from jwkscache._core import JWKSCache, SigningKey, __version__, _after_fork, _prepare_fork
+from jwkscache.issuers import Issuers
 from jwkscache.jwks_client import PyJWKClient
 
-__all__ = ["JWKSCache", "PyJWKClient", "SigningKey", "__version__", "exceptions"]
+__all__ = ["Issuers", "JWKSCache", "PyJWKClient", "SigningKey", "__version__", "exceptions"]
 
 # gunicorn/uwsgi preload: a child must not inherit a lock held by a thread of
 # the parent; the HTTP client is rebuilt in the child on first use.

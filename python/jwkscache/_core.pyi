@@ -25,10 +25,10 @@ class SigningKey:
         """The key's own ``alg``, if it states one."""
     @property
     def key_type(self) -> str:
-        """Always ``"RSA"``."""
+        """The JWK ``kty``: ``"RSA"``, ``"EC"`` or ``"OKP"``."""
     @property
     def key_size(self) -> int:
-        """Modulus size in bits."""
+        """RSA modulus size, or the curve size (EC 256/384/521, Ed25519 256), in bits."""
     def to_dict(self) -> dict[str, Any]:
         """The JWK as published (a new dict each call)."""
     def to_pyjwk(self) -> jwt.PyJWK:
@@ -47,6 +47,7 @@ class JWKSCache:
         /,
         *,
         issuer: str | None = None,
+        audience: str | Iterable[str] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float = 5.0,
         ca_file: str | os.PathLike[str] | None = None,
@@ -75,6 +76,7 @@ class JWKSCache:
         /,
         *,
         jwks_uri: str | None = None,
+        audience: str | Iterable[str] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float = 5.0,
         ca_file: str | os.PathLike[str] | None = None,
@@ -103,6 +105,7 @@ class JWKSCache:
         /,
         *,
         issuer: str | None = None,
+        audience: str | Iterable[str] | None = None,
         algorithms: Sequence[str] | None = None,
         max_token_bytes: int = 16384,
         token_cache_size: int = 1024,
@@ -184,6 +187,9 @@ class JWKSCache:
     def issuer(self) -> str | None:
         """The default expected issuer, if any."""
     @property
+    def audience(self) -> str | tuple[str, ...] | None:
+        """The default expected audience of ``decode``, if any."""
+    @property
     def kids(self) -> list[str | None]:
         """The ``kid`` of every usable key."""
     @property
@@ -199,6 +205,14 @@ def unverified_kid(token: str | bytes) -> str | None:
 
     Raises:
         jwt.DecodeError: the header segment is malformed.
+    """
+
+def unverified_issuer(token: str | bytes, /, max_token_bytes: int = 16384) -> str | None:
+    """The ``iss`` claim of a token, without verifying it (``None`` when absent).
+
+    Raises:
+        jwt.DecodeError: the payload segment is malformed.
+        jwt.InvalidIssuerError: ``iss`` is not a string.
     """
 
 def checked_kid(token: str | bytes) -> str | None:

@@ -23,7 +23,7 @@ from ._headers import (
     not_modified,
     validators,
 )
-from ._keys import IssuerKey, generate_private_key, make_key
+from ._keys import IssuerKey, PrivateKey, generate_private_key, key_type_for, make_key
 from ._presets import Preset, get_preset
 from ._records import RequestRecord
 from ._server import IssuerServer, Reply, Request, status_text
@@ -65,6 +65,10 @@ class LocalIssuer:
         kid: Key ID of the first signing key (default: its RFC 7638 thumbprint; the
             ``kubernetes`` preset derives it as the API server does).
         key_size: RSA modulus size of the signing keys, in bits.
+        alg: The algorithm of the signing keys (the first and each :meth:`rotate`'s):
+            ``"RS256"`` (default) or another RSA one, ``"ES256"``/``"ES384"``/``"ES512"``
+            (an EC key on P-256/P-384/P-521, as a kube-apiserver with an ECDSA key signs), or
+            ``"EdDSA"`` (Ed25519).
         cache_control: ``Cache-Control`` of the JWKS (default: the preset's; ``None``: none).
         content_type: ``Content-Type`` of the JWKS (default: the preset's).
         etag: ``True`` for an ETag computed from the body, a string for a fixed one,
@@ -89,6 +93,7 @@ class LocalIssuer:
         issuer_path: str | None = None,
         kid: str | None = None,
         key_size: int = 2048,
+        alg: str = "RS256",
         cache_control: str | Unset | None = UNSET,
         content_type: str | None = None,
         etag: ETagValue | Unset | None = UNSET,
@@ -96,6 +101,8 @@ class LocalIssuer:
         expires: ExpiresValue | Unset | None = UNSET,
     ) -> None:
         self._preset = get_preset(preset)
+        self._alg = alg
+        self._kty, self._crv = key_type_for(alg)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._key_size = key_size
@@ -122,9 +129,7 @@ class LocalIssuer:
         self._discovery_overrides: dict[str, Any] = {}
 
         self._initial_key = make_key(
-            generate_private_key("RSA", key_size=key_size),
-            kid=kid,
-            kid_style=self._preset.kid_style,
+            self._new_private_key(), kid=kid, kid_style=self._preset.kid_style, alg=alg
         )
         self._keys: dict[str, IssuerKey] = {}
         self._current = ""
@@ -299,7 +304,8 @@ class LocalIssuer:
             return self._key(kid).private
 
     def rotate(self, *, retire_previous: bool = False) -> str:
-        """Start signing with a new RSA key; the previous one stays published, verify-only.
+        """Start signing with a new key (of the issuer's ``alg``); the previous one stays
+        published, verify-only.
 
         Args:
             retire_previous: Also stop publishing the previous signing key.
@@ -307,10 +313,7 @@ class LocalIssuer:
         Returns:
             The new key's ``kid``.
         """
-        key = make_key(
-            generate_private_key("RSA", key_size=self._key_size),
-            kid_style=self._preset.kid_style,
-        )
+        key = make_key(self._new_private_key(), kid_style=self._preset.kid_style, alg=self._alg)
         with self._lock:
             previous = self._current
             self._add(key)
@@ -700,6 +703,9 @@ class LocalIssuer:
             self._reset_keys()
 
     # -- internals -----------------------------------------------------------------------
+
+    def _new_private_key(self) -> PrivateKey:
+        return generate_private_key(self._kty, key_size=self._key_size, crv=self._crv)
 
     def _key(self, kid: str | None) -> IssuerKey:
         try:

@@ -110,6 +110,24 @@ def default_alg(kty: str, crv: str | None = None) -> str:
     raise ValueError(f"unsupported kty {kty!r}: expected 'RSA', 'EC', 'OKP' or 'oct'")
 
 
+def key_type_for(alg: str) -> tuple[str, str | None]:
+    """The key type and curve that sign with a JWS algorithm: ``("EC", "P-256")`` for ES256.
+
+    Raises:
+        ValueError: No asymmetric key signs with ``alg``.
+    """
+    if alg in ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"):
+        return "RSA", None
+    for crv, (_, curve_alg, _) in _CURVES.items():
+        if curve_alg == alg:
+            return "EC", crv
+    if alg == "EdDSA":
+        return "OKP", "Ed25519"
+    raise ValueError(
+        f"unsupported signing alg {alg!r}: expected RS*, PS*, ES256, ES384, ES512, ES256K or EdDSA"
+    )
+
+
 def generate_private_key(
     kty: str, *, key_size: int = 2048, crv: str | None = None, alg: str | None = None
 ) -> PrivateKey:
