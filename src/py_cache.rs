@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use jwkscache_core::cache::Policy;
 use jwkscache_core::client::{system_clock, Client, Level, Lookup, Source};
+use jwkscache_core::fetch::Fetcher;
+use jwkscache_core::in_cluster::InCluster;
 use jwkscache_core::jwk::JwkSet;
 use jwkscache_core::jws::{self, Verified};
 use pyo3::prelude::*;
@@ -17,6 +19,9 @@ use crate::py_errors::IntoPyResult;
 use crate::py_gil::GilPolicy;
 use crate::py_json::{claims_to_py, json_to_dict};
 use crate::py_signing_key::SigningKey;
+
+/// The algorithms `in_cluster` allows by default: what kube-apiserver signs with.
+const IN_CLUSTER_ALGORITHMS: [&str; 4] = ["RS256", "ES256", "ES384", "ES512"];
 
 /// A JWK Set, fetched and kept fresh (or fixed), and the rules to verify
 /// tokens against it.
@@ -143,6 +148,69 @@ impl PyJwksCache {
             issuer,
             audience: default_audience(audience)?,
             origin: "static".into(),
+            gil: GilPolicy::from_option(release_gil),
+        })
+    }
+
+    /// The Kubernetes API server's keys, from inside a pod: the JWKS at
+    /// `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/openid/v1/jwks`
+    /// (never the discovery document's `jwks_uri`), read with the pod's
+    /// service-account token as bearer (re-read every minute and after a
+    /// 401) and the cluster CA trusted. The expected `iss` is `issuer`, or
+    /// the one the API server's discovery document names (read now).
+    #[classmethod]
+    #[pyo3(signature = (*, issuer = None, audience = None, api_server = None, token_file = None, ca_file = None,
+        timeout = 5.0, lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0,
+        max_stale = 3600.0, refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
+        max_body_bytes = 524_288, token_cache_size = 1024, release_gil = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn in_cluster(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        issuer: Option<String>,
+        audience: Option<&Bound<'_, PyAny>>,
+        api_server: Option<&str>,
+        token_file: Option<PathBuf>,
+        ca_file: Option<PathBuf>,
+        timeout: f64,
+        lifespan: f64,
+        min_ttl: f64,
+        max_ttl: f64,
+        refresh_cooldown: f64,
+        max_stale: f64,
+        refresh_ahead: bool,
+        algorithms: Option<Vec<String>>,
+        max_token_bytes: usize,
+        max_body_bytes: usize,
+        token_cache_size: usize,
+        release_gil: Option<bool>,
+    ) -> PyResult<Self> {
+        let path = |p: Option<PathBuf>| p.map(|p| p.to_string_lossy().into_owned());
+        let (token_file, ca_file) = (path(token_file), path(ca_file));
+        let cluster = InCluster::locate(api_server, token_file.as_deref(), ca_file.as_deref(), |name| {
+            std::env::var(name).ok()
+        })
+        .py()?;
+        // What kube-apiserver signs with: RS256 for an RSA key, ES256/384/512 for an EC key.
+        let algorithms = algorithms.or_else(|| Some(IN_CLUSTER_ALGORITHMS.map(str::to_owned).to_vec()));
+        let config = config(algorithms, max_token_bytes, token_cache_size)?;
+        let fetch = cluster.fetch_config(fetch_config(None, timeout, None, max_body_bytes, false)?);
+        let issuer = match issuer {
+            Some(issuer) => issuer,
+            None => {
+                let fetcher = Fetcher::new(fetch.clone()).py()?;
+                py.detach(|| cluster.discover_issuer(&fetcher)).py()?
+            }
+        };
+        let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
+        let client =
+            Client::remote(Source::JwksUri(cluster.jwks_uri()), fetch, policy, config, system_clock())
+                .py()?;
+        Ok(Self {
+            client,
+            origin: format!("in-cluster {}", cluster.api_server),
+            issuer: Some(issuer),
+            audience: default_audience(audience)?,
             gil: GilPolicy::from_option(release_gil),
         })
     }

@@ -23,6 +23,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 use crate::errors::{Error, Result};
+use crate::token_file::TokenFile;
 
 /// HTTP clients kept for reuse, per settings and process.
 static SHARED: Mutex<Vec<(FetchConfig, u32, Arc<Clients>)>> = Mutex::new(Vec::new());
@@ -56,6 +57,9 @@ pub struct FetchConfig {
     pub ca_file: Option<String>,
     /// Allow plain `http://` to hosts other than loopback.
     pub allow_insecure_http: bool,
+    /// A file holding the bearer token to send (a pod's service-account
+    /// token), re-read as [`TokenFile`] says.
+    pub bearer_token_file: Option<String>,
 }
 
 impl Default for FetchConfig {
@@ -66,6 +70,7 @@ impl Default for FetchConfig {
             headers: Vec::new(),
             ca_file: None,
             allow_insecure_http: false,
+            bearer_token_file: None,
         }
     }
 }
@@ -101,6 +106,7 @@ pub struct Fetcher {
     clients: Arc<Clients>,
     config: FetchConfig,
     pid: u32,
+    token_file: Option<TokenFile>,
 }
 
 /// The clients for one set of settings: one for plain `http` (no trust
@@ -119,6 +125,11 @@ impl Fetcher {
     /// the same settings (loading trust roots costs milliseconds), and never
     /// shared across `fork()`.
     pub fn new(config: FetchConfig) -> Result<Self> {
+        let token_file = config
+            .bearer_token_file
+            .as_deref()
+            .map(|path| TokenFile::open(path, Instant::now()))
+            .transpose()?;
         let pid = std::process::id();
         let mut shared = SHARED.lock();
         // Clients built before a fork: dropping one would join a runtime
@@ -128,14 +139,14 @@ impl Fetcher {
         std::mem::forget(inherited);
         *shared = ours;
         if let Some((_, _, clients)) = shared.iter().find(|(c, _, _)| *c == config) {
-            return Ok(Self { clients: Arc::clone(clients), config, pid });
+            return Ok(Self { clients: Arc::clone(clients), config, pid, token_file });
         }
         let clients = Arc::new(Clients::new(&config)?);
         if shared.len() >= MAX_SHARED_CLIENTS {
             shared.remove(0);
         }
         shared.push((config.clone(), pid, Arc::clone(&clients)));
-        Ok(Self { clients, config, pid })
+        Ok(Self { clients, config, pid, token_file })
     }
 
     /// True when this client was built in another process (before a fork).
@@ -148,11 +159,49 @@ impl Fetcher {
         &self.config
     }
 
-    /// GETs `url`, conditionally when `validators` are given.
+    /// GETs `url`, conditionally when `validators` are given; with a bearer
+    /// token file, its token is sent, and after a 401 the file is read again
+    /// and the request made once more.
+    /// Both requests share one `timeout`.
     pub fn get(&self, url: &str, validators: Option<&Validators>) -> Result<Fetched> {
-        let url = check_url(url, self.config.allow_insecure_http)?;
         let deadline = Instant::now() + self.config.timeout;
-        let mut request = self.clients.for_url(&url)?.get(url.clone());
+        let Some(file) = &self.token_file else {
+            let fetched = self.get_with(url, validators, None, deadline)?;
+            return Ok(fetched.expect("only a bearer request answers None"));
+        };
+        let token = file.current(Instant::now())?;
+        if let Some(fetched) = self.get_with(url, validators, Some(&token), deadline)? {
+            return Ok(fetched);
+        }
+        let token = file.reload(Instant::now())?;
+        self.get_with(url, validators, Some(&token), deadline)?.ok_or_else(|| {
+            Error::Fetch(format!(
+                "Fail to fetch data from the url, err: \"{url} answered 401 Unauthorized to the bearer token of {:?}, read again after a first 401\"",
+                file.path()
+            ))
+        })
+    }
+
+    /// One GET; `Ok(None)` when a request with a bearer token was answered 401.
+    fn get_with(
+        &self,
+        url: &str,
+        validators: Option<&Validators>,
+        bearer: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Option<Fetched>> {
+        let url = check_url(url, self.config.allow_insecure_http)?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: timed out\"")));
+        }
+        let mut request = self.clients.for_url(&url)?.get(url.clone()).timeout(remaining);
+        if let Some(token) = bearer {
+            let mut value = HeaderValue::try_from(format!("Bearer {token}"))
+                .map_err(|e| Error::Config(format!("invalid bearer token: {e}")))?;
+            value.set_sensitive(true);
+            request = request.header(header::AUTHORIZATION, value);
+        }
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {
                 request = request.header(header::IF_NONE_MATCH, etag);
@@ -165,7 +214,10 @@ impl Fetcher {
         let status = response.status();
         let cache = cache_headers(response.headers());
         if status == StatusCode::NOT_MODIFIED && validators.is_some() {
-            return Ok(Fetched::NotModified { cache });
+            return Ok(Some(Fetched::NotModified { cache }));
+        }
+        if status == StatusCode::UNAUTHORIZED && bearer.is_some() {
+            return Ok(None);
         }
         if status.is_redirection() {
             let to = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("?");
@@ -183,7 +235,7 @@ impl Fetcher {
             last_modified: header_str(response.headers(), &header::LAST_MODIFIED),
         };
         let body = read_bounded(response, self.config.max_body_bytes, deadline, &url)?;
-        Ok(Fetched::Body { body, cache, validators })
+        Ok(Some(Fetched::Body { body, cache, validators }))
     }
 
     /// OIDC discovery: the `jwks_uri` of `issuer`, whose document must name
