@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from jwkscache import exceptions, kubernetes
+from jwkscache import bearer, exceptions, kubernetes  # bearer: RFC 6750, no web framework
 from jwkscache._core import JWKSCache, SigningKey, __version__, _after_fork, _prepare_fork
 from jwkscache.issuers import Issuers
 from jwkscache.jwks_client import PyJWKClient
@@ -18,6 +18,7 @@ __all__ = [
     "PyJWKClient",
     "SigningKey",
     "__version__",
+    "bearer",
     "exceptions",
     "kubernetes",
 ]
