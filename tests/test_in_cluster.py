@@ -206,3 +206,19 @@ def test_the_api_servers_own_documents_from_kubernetes_tests(
     assert sa.secret.name == "mysecret"
     assert sorted(keys.kids) == sorted([test_keys["rsa"]["kid"], test_keys["ecdsa_p256"]["kid"]])
     assert [r.path for r in apiserver.requests] == [apiserver.discovery_path, apiserver.jwks_path]
+
+
+def test_only_the_cluster_ca_is_trusted(
+    apiserver: LocalIssuer, pod: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As client-go in a pod: neither the system roots nor SSL_CERT_FILE vouch for an API
+    server; a server another CA signed is refused even when that CA is trusted elsewhere."""
+    with LocalIssuer("kubernetes", tls=True) as impostor:
+        assert impostor.ca_file is not None
+        monkeypatch.setenv("SSL_CERT_FILE", impostor.ca_file)
+        trusting = jwkscache.JWKSCache(impostor.jwks_uri)  # SSL_CERT_FILE trusted here
+        trusting.refresh()
+        assert trusting.kids == impostor.kids
+        with pytest.raises(jwt.PyJWKClientConnectionError, match="pass issuer="):
+            _in_cluster(pod, api_server=impostor.base_url)
+        assert [r.status for r in impostor.requests] == [200]  # the plain cache's fetch only

@@ -311,3 +311,17 @@ def test_the_module_and_its_exceptions_are_part_of_the_package() -> None:
     assert jwkscache.kubernetes.ServiceAccountToken is ServiceAccountToken
     assert issubclass(jwkscache.exceptions.InvalidServiceAccountTokenError, jwt.InvalidTokenError)
     assert issubclass(jwkscache.exceptions.ServiceAccountNotAllowedError, jwt.InvalidTokenError)
+
+
+def test_verify_routes_through_issuers_too(cluster: LocalIssuer, keys: jwkscache.JWKSCache) -> None:
+    router = jwkscache.Issuers({cluster.issuer: keys})
+    token = cluster.mint_service_account("payments", "api", audience="api")
+    assert verify(router, token, audience="api", namespace="payments").service_account.name == "api"
+    with LocalIssuer("kubernetes") as other:
+        with pytest.raises(jwt.InvalidIssuerError):
+            verify(
+                router,
+                other.mint_service_account("payments", "api", audience="api"),
+                audience="api",
+            )
+        assert other.requests == []

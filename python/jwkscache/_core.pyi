@@ -145,7 +145,8 @@ class JWKSCache:
         document's ``jwks_uri`` (often an address a pod cannot reach). ``api_server``
         defaults to ``https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT``,
         ``token_file`` to the pod's service-account token (sent as bearer, read again at
-        least once a minute and after a 401) and ``ca_file`` to the cluster CA, each under
+        least once a minute and after a 401) and ``ca_file`` to the cluster CA (trusted alone:
+        not the system roots, not ``SSL_CERT_FILE``), each under
         ``/var/run/secrets/kubernetes.io/serviceaccount/``. The expected ``iss`` is
         ``issuer``, or else the ``issuer`` the API server's discovery document names, read
         now. ``algorithms`` defaults to what the API server signs with: RS256, ES256,

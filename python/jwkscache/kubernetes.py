@@ -22,16 +22,21 @@ the API server only audits the token's use.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Union
 
 from jwkscache.exceptions import InvalidServiceAccountTokenError, ServiceAccountNotAllowedError
+
+if TYPE_CHECKING:
+    from jwkscache._core import JWKSCache
+    from jwkscache.issuers import Issuers
 
 __all__ = [
     "LEGACY_ISSUER",
     "InvalidServiceAccountTokenError",
+    "Keys",
     "ObjectRef",
     "ServiceAccountNotAllowedError",
     "ServiceAccountToken",
@@ -49,12 +54,8 @@ _LEGACY_UID = "kubernetes.io/serviceaccount/service-account.uid"
 _LEGACY_SECRET = "kubernetes.io/serviceaccount/secret.name"
 
 
-class _Decoder(Protocol):
-    def decode(self, token: str | bytes, /, **kwargs: Any) -> dict[str, Any]: ...
-
-
-class _AsyncDecoder(Protocol):
-    def decode_async(self, token: str | bytes, /, **kwargs: Any) -> Awaitable[dict[str, Any]]: ...
+#: What :func:`verify` verifies with.
+Keys = Union["JWKSCache", "Issuers"]
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ class ServiceAccountToken:
 
 
 def verify(
-    keys: _Decoder,
+    keys: Keys,
     token: str | bytes,
     *,
     audience: str | Iterable[str] | None,
@@ -225,8 +226,7 @@ def verify(
     """Verify a service-account token and require who it names, in one call.
 
     Args:
-        keys: A ``jwkscache.JWKSCache`` (or anything with its ``decode``, such as
-            ``jwkscache.Issuers``).
+        keys: A ``jwkscache.JWKSCache`` or a ``jwkscache.Issuers``.
         token: The compact JWT.
         audience: The audience the token must carry (``None``: the cache's default);
             always name one for service-account tokens, whose default audience is the
@@ -251,7 +251,7 @@ def verify(
 
 
 async def verify_async(
-    keys: _AsyncDecoder,
+    keys: Keys,
     token: str | bytes,
     *,
     audience: str | Iterable[str] | None,

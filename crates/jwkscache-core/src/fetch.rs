@@ -57,6 +57,9 @@ pub struct FetchConfig {
     pub ca_file: Option<String>,
     /// Allow plain `http://` to hosts other than loopback.
     pub allow_insecure_http: bool,
+    /// Trust `ca_file` alone: not the system roots, not `SSL_CERT_FILE` (as
+    /// client-go trusts only the cluster CA in a pod).
+    pub ca_only: bool,
     /// A file holding the bearer token to send (a pod's service-account
     /// token), re-read as [`TokenFile`] says.
     pub bearer_token_file: Option<String>,
@@ -70,6 +73,7 @@ impl Default for FetchConfig {
             headers: Vec::new(),
             ca_file: None,
             allow_insecure_http: false,
+            ca_only: false,
             bearer_token_file: None,
         }
     }
@@ -265,8 +269,8 @@ impl Clients {
     /// The extra CA files are opened now, so a bad path fails here.
     fn new(config: &FetchConfig) -> Result<Self> {
         install_crypto_provider();
-        let ca_files: Vec<String> =
-            [config.ca_file.clone(), std::env::var("SSL_CERT_FILE").ok()].into_iter().flatten().collect();
+        let from_env = if config.ca_only { None } else { std::env::var("SSL_CERT_FILE").ok() };
+        let ca_files: Vec<String> = [config.ca_file.clone(), from_env].into_iter().flatten().collect();
         for path in &ca_files {
             std::fs::File::open(path)
                 .map_err(|e| Error::Config(format!("cannot read CA file {path:?}: {e}")))?;
@@ -276,14 +280,23 @@ impl Clients {
         Ok(Self { plain, tls: OnceLock::new(), ca_files, config: config.clone() })
     }
 
-    /// The https client: the system roots plus the CA files.
+    /// The https client: the system roots plus the CA files (the CA file
+    /// alone with `ca_only`).
     fn build_tls(&self) -> std::result::Result<Client, String> {
         let mut builder = Self::builder(&self.config).map_err(|e| e.to_string())?;
+        let mut only = Vec::new();
         for path in &self.ca_files {
             let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {path:?}: {e}"))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .map_err(|e| format!("CA file {path:?} holds no usable PEM certificate: {e}"))?;
-            builder = builder.tls_certs_merge(certs);
+            if self.config.ca_only {
+                only.extend(certs);
+            } else {
+                builder = builder.tls_certs_merge(certs);
+            }
+        }
+        if self.config.ca_only {
+            builder = builder.tls_certs_only(only);
         }
         builder.build().map_err(|e| build_error(&e).to_string())
     }

@@ -80,10 +80,12 @@ impl InCluster {
         format!("{}{DISCOVERY_PATH}", self.api_server)
     }
 
-    /// `base` with this cluster's CA and bearer token file.
+    /// `base` with this cluster's CA (trusted alone, as client-go does) and
+    /// bearer token file.
     pub fn fetch_config(&self, base: FetchConfig) -> FetchConfig {
         FetchConfig {
             ca_file: Some(self.ca_file.clone()),
+            ca_only: true,
             bearer_token_file: Some(self.token_file.clone()),
             ..base
         }
@@ -133,6 +135,7 @@ mod tests {
         );
         let config = cluster.fetch_config(FetchConfig::default());
         assert_eq!(config.ca_file.as_deref(), Some(DEFAULT_CA_FILE));
+        assert!(config.ca_only);
         assert_eq!(config.bearer_token_file.as_deref(), Some(DEFAULT_TOKEN_FILE));
 
         let v6 = [("KUBERNETES_SERVICE_HOST", "fd00:10:96::1"), ("KUBERNETES_SERVICE_PORT", "6443")];
