@@ -49,6 +49,8 @@ bench: venv
 	$(BIN)/pip install --quiet ".[test,bench]"
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_jwks_client.py
+	$(BIN)/python benchmarks/bench_algorithms.py
+	$(BIN)/python benchmarks/bench_frameworks.py
 
 clean:
 	rm -rf $(VENV) target

@@ -11,6 +11,7 @@ mod py_gil;
 mod py_json;
 mod py_signing_key;
 mod py_store;
+mod py_template;
 
 use pyo3::prelude::*;
 
@@ -19,7 +20,9 @@ mod _core {
     #[pymodule_export]
     use super::py_cache::PyJwksCache;
     #[pymodule_export]
-    use super::py_functions::{_after_fork, _prepare_fork, checked_kid, unverified_kid};
+    use super::py_functions::{
+        _after_fork, _gil_decisions, _prepare_fork, checked_kid, unverified_issuer, unverified_kid,
+    };
     #[pymodule_export]
     use super::py_signing_key::SigningKey;
 

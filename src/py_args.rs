@@ -12,7 +12,7 @@ use jwkscache_core::jws;
 use jwkscache_core::Error;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use crate::py_errors::{to_pyerr, IntoPyResult};
 
@@ -27,6 +27,12 @@ pub(crate) fn config(
     let mut config = Config { max_token_bytes, token_cache_size, ..Config::default() };
     if let Some(names) = algorithms {
         config.algorithms = jws::allow_list(&names).py()?;
+        if config.algorithms.is_empty() {
+            return Err(PyValueError::new_err(format!(
+                "algorithms {names:?} names no algorithm a JWK Set can serve (none and HS* keys are \
+                 secrets no issuer publishes); name at least one of RS*, PS*, ES256, ES384, ES512, EdDSA"
+            )));
+        }
     }
     if max_token_bytes == 0 {
         return Err(PyValueError::new_err("max_token_bytes must be positive"));
@@ -53,6 +59,8 @@ pub(crate) fn fetch_config(
         headers: headers.map(|h| h.into_iter().collect()).unwrap_or_default(),
         ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
         allow_insecure_http,
+        ca_only: false,
+        bearer_token_file: None,
     })
 }
 
@@ -63,14 +71,16 @@ pub(crate) fn now() -> f64 {
 /// A token's bytes: `str` (UTF-8) or `bytes`, as PyJWT accepts. A `str` is
 /// encoded once into a `bytes` object that is then borrowed (the abi3 API of
 /// Python 3.9 cannot lend a `str`'s UTF-8 buffer).
-pub(crate) fn token_bytes<'py>(token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn token_bytes<'a>(token: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+    // A str's UTF-8 is borrowed (cached in the str; no copy for ASCII).
     if let Ok(text) = token.cast::<PyString>() {
         return text
-            .encode_utf8()
+            .to_str()
+            .map(str::as_bytes)
             .map_err(|_| to_pyerr(Error::Decode("Invalid token: the str is not valid UTF-8".into())));
     }
     if let Ok(bytes) = token.cast::<PyBytes>() {
-        return Ok(bytes.clone());
+        return Ok(bytes.as_bytes());
     }
     let type_name = token.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
     Err(to_pyerr(Error::Decode(format!("Invalid token type. Token must be a str or bytes, got {type_name}"))))
@@ -104,7 +114,7 @@ pub(crate) fn validation(
     let mut v = Validation { subject, ..Validation::default() };
     if let Some(audience) = audience.filter(|a| !a.is_none()) {
         v.audience_is_str = audience.is_instance_of::<PyString>();
-        v.audience = Some(strings(audience, "audience")?);
+        v.audience = Some(audiences(audience)?);
     }
     match issuer.filter(|i| !i.is_none()) {
         Some(issuer) => v.issuer = Some(strings(issuer, "issuer")?),
@@ -158,6 +168,20 @@ pub(crate) fn validation(
     Ok(v)
 }
 
+/// A constructor's `audience=`: `None`, a str, or an iterable of str (kept
+/// as a tuple, so later changes to the caller's list change nothing).
+pub(crate) fn default_audience(audience: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Py<PyAny>>> {
+    let Some(audience) = audience.filter(|a| !a.is_none()) else { return Ok(None) };
+    if audience.is_instance_of::<PyString>() {
+        return Ok(Some(audience.clone().unbind()));
+    }
+    let list = strings(audience, "audience")?;
+    if list.is_empty() {
+        return Err(PyValueError::new_err("audience must name at least one audience"));
+    }
+    Ok(Some(PyTuple::new(audience.py(), list)?.into_any().unbind()))
+}
+
 /// A str or an iterable of str, as a list.
 fn strings(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
     if let Ok(text) = value.cast::<PyString>() {
@@ -168,6 +192,28 @@ fn strings(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
     let mut out = Vec::new();
     for item in value.try_iter().map_err(|_| type_error())? {
         out.push(item?.extract::<String>().map_err(|_| type_error())?);
+    }
+    Ok(out)
+}
+
+/// The expected audiences, as PyJWT compares them: a str is one; any other
+/// iterable is compared item by item with the token's (str) audiences, so
+/// an item that is not a str never matches (bytes iterate as ints: none do).
+fn audiences(value: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(vec![text.to_cow()?.into_owned()]);
+    }
+    if value.is_instance_of::<PyBytes>() {
+        return Ok(Vec::new());
+    }
+    let iter = value
+        .try_iter()
+        .map_err(|_| PyTypeError::new_err("audience must be a string, an iterable of strings or None"))?;
+    let mut out = Vec::new();
+    for item in iter {
+        if let Ok(text) = item?.cast::<PyString>() {
+            out.push(text.to_cow()?.into_owned());
+        }
     }
     Ok(out)
 }

@@ -6,18 +6,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use jwkscache_core::cache::Policy;
-use jwkscache_core::client::{system_clock, Client, Level, Source};
+use jwkscache_core::client::{system_clock, Client, Level, Lookup, Source};
+use jwkscache_core::fetch::Fetcher;
+use jwkscache_core::in_cluster::InCluster;
 use jwkscache_core::jwk::JwkSet;
 use jwkscache_core::jws::{self, Verified};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
-use crate::py_args::{config, document_bytes, fetch_config, now, token_bytes, validation};
+use crate::py_args::{config, default_audience, document_bytes, fetch_config, now, token_bytes, validation};
 use crate::py_errors::IntoPyResult;
 use crate::py_gil::GilPolicy;
 use crate::py_json::{claims_to_py, json_to_dict};
 use crate::py_signing_key::SigningKey;
 use crate::py_store::{shared_config, shared_stats};
+
+/// The algorithms `in_cluster` allows by default: what kube-apiserver signs with.
+const IN_CLUSTER_ALGORITHMS: [&str; 4] = ["RS256", "ES256", "ES384", "ES512"];
 
 /// A JWK Set, fetched and kept fresh (or fixed), and the rules to verify
 /// tokens against it.
@@ -26,6 +31,8 @@ pub struct PyJwksCache {
     client: Arc<Client>,
     /// Expected `iss` when `decode` is not given one.
     issuer: Option<String>,
+    /// Expected `aud` when `decode` is not given one (a str or a tuple of str).
+    audience: Option<Py<PyAny>>,
     /// Where the keys come from, for `__repr__`.
     origin: String,
     /// When the GIL is released around the signature check.
@@ -36,7 +43,7 @@ pub struct PyJwksCache {
 impl PyJwksCache {
     /// A cache over the JWKS at `jwks_uri` (see the README for each option).
     #[new]
-    #[pyo3(signature = (jwks_uri, /, *, issuer = None, headers = None, timeout = 5.0, ca_file = None,
+    #[pyo3(signature = (jwks_uri, /, *, issuer = None, audience = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
         max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None,
@@ -45,6 +52,7 @@ impl PyJwksCache {
     fn new(
         jwks_uri: String,
         issuer: Option<String>,
+        audience: Option<&Bound<'_, PyAny>>,
         headers: Option<HashMap<String, String>>,
         timeout: f64,
         ca_file: Option<PathBuf>,
@@ -69,14 +77,20 @@ impl PyJwksCache {
         let shared = shared_config(shared, shared_wait)?;
         let source = Source::JwksUri(jwks_uri.clone());
         let client = Client::remote_shared(source, fetch, policy, config, system_clock(), shared).py()?;
-        Ok(Self { client, issuer, origin: jwks_uri, gil: GilPolicy::from_option(release_gil) })
+        Ok(Self {
+            client,
+            issuer,
+            audience: default_audience(audience)?,
+            origin: jwks_uri,
+            gil: GilPolicy::from_option(release_gil),
+        })
     }
 
     /// A cache over an OIDC issuer's keys, found by discovery (lazily, on
     /// first use); `jwks_uri` overrides the discovered one. The issuer is
     /// also the default expected `iss`.
     #[classmethod]
-    #[pyo3(signature = (issuer, /, *, jwks_uri = None, headers = None, timeout = 5.0, ca_file = None,
+    #[pyo3(signature = (issuer, /, *, jwks_uri = None, audience = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
         max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None,
@@ -86,6 +100,7 @@ impl PyJwksCache {
         _cls: &Bound<'_, PyType>,
         issuer: String,
         jwks_uri: Option<String>,
+        audience: Option<&Bound<'_, PyAny>>,
         headers: Option<HashMap<String, String>>,
         timeout: f64,
         ca_file: Option<PathBuf>,
@@ -114,19 +129,21 @@ impl PyJwksCache {
             client,
             origin: issuer.clone(),
             issuer: Some(issuer),
+            audience: default_audience(audience)?,
             gil: GilPolicy::from_option(release_gil),
         })
     }
 
     /// A cache over a fixed JWK Set (dict, str or bytes); no network.
     #[classmethod]
-    #[pyo3(signature = (jwks, /, *, issuer = None, algorithms = None, max_token_bytes = 16384, token_cache_size = 1024, release_gil = None))]
+    #[pyo3(signature = (jwks, /, *, issuer = None, audience = None, algorithms = None, max_token_bytes = 16384, token_cache_size = 1024, release_gil = None))]
     #[allow(clippy::too_many_arguments)]
     fn from_jwks(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         jwks: &Bound<'_, PyAny>,
         issuer: Option<String>,
+        audience: Option<&Bound<'_, PyAny>>,
         algorithms: Option<Vec<String>>,
         max_token_bytes: usize,
         token_cache_size: usize,
@@ -138,7 +155,73 @@ impl PyJwksCache {
         Ok(Self {
             client: Client::from_set(set, config),
             issuer,
+            audience: default_audience(audience)?,
             origin: "static".into(),
+            gil: GilPolicy::from_option(release_gil),
+        })
+    }
+
+    /// The Kubernetes API server's keys, from inside a pod: the JWKS at
+    /// `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/openid/v1/jwks`
+    /// (never the discovery document's `jwks_uri`), read with the pod's
+    /// service-account token as bearer (re-read every minute and after a
+    /// 401) and the cluster CA trusted. The expected `iss` is `issuer`, or
+    /// the one the API server's discovery document names (read now).
+    #[classmethod]
+    #[pyo3(signature = (*, issuer = None, audience = None, api_server = None, token_file = None, ca_file = None,
+        timeout = 5.0, lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0,
+        max_stale = 3600.0, refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
+        max_body_bytes = 524_288, token_cache_size = 1024, release_gil = None, shared = None, shared_wait = 2.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn in_cluster(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        issuer: Option<String>,
+        audience: Option<&Bound<'_, PyAny>>,
+        api_server: Option<&str>,
+        token_file: Option<PathBuf>,
+        ca_file: Option<PathBuf>,
+        timeout: f64,
+        lifespan: f64,
+        min_ttl: f64,
+        max_ttl: f64,
+        refresh_cooldown: f64,
+        max_stale: f64,
+        refresh_ahead: bool,
+        algorithms: Option<Vec<String>>,
+        max_token_bytes: usize,
+        max_body_bytes: usize,
+        token_cache_size: usize,
+        release_gil: Option<bool>,
+        shared: Option<&Bound<'_, PyAny>>,
+        shared_wait: f64,
+    ) -> PyResult<Self> {
+        let shared = shared_config(shared, shared_wait)?;
+        let path = |p: Option<PathBuf>| p.map(|p| p.to_string_lossy().into_owned());
+        let (token_file, ca_file) = (path(token_file), path(ca_file));
+        let cluster = InCluster::locate(api_server, token_file.as_deref(), ca_file.as_deref(), |name| {
+            std::env::var(name).ok()
+        })
+        .py()?;
+        // What kube-apiserver signs with: RS256 for an RSA key, ES256/384/512 for an EC key.
+        let algorithms = algorithms.or_else(|| Some(IN_CLUSTER_ALGORITHMS.map(str::to_owned).to_vec()));
+        let config = config(algorithms, max_token_bytes, token_cache_size)?;
+        let fetch = cluster.fetch_config(fetch_config(None, timeout, None, max_body_bytes, false)?);
+        let issuer = match issuer {
+            Some(issuer) => issuer,
+            None => {
+                let fetcher = Fetcher::new(fetch.clone()).py()?;
+                py.detach(|| cluster.discover_issuer(&fetcher)).py()?
+            }
+        };
+        let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
+        let source = Source::JwksUri(cluster.jwks_uri());
+        let client = Client::remote_shared(source, fetch, policy, config, system_clock(), shared).py()?;
+        Ok(Self {
+            client,
+            origin: format!("in-cluster {}", cluster.api_server),
+            issuer: Some(issuer),
+            audience: default_audience(audience)?,
             gil: GilPolicy::from_option(release_gil),
         })
     }
@@ -157,6 +240,7 @@ impl PyJwksCache {
         options: Option<&Bound<'py, PyAny>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
         let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
         // Built first: building parses the payload, once, for both.
@@ -180,6 +264,7 @@ impl PyJwksCache {
         options: Option<&Bound<'py, PyAny>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
         let Some((verified, hit)) = self.verify(py, token, algorithms, false)? else { return Ok(None) };
         let claims = claims_to_py(py, &verified, hit)?;
@@ -213,6 +298,7 @@ impl PyJwksCache {
         options: Option<&Bound<'py, PyAny>>,
         algorithms: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
         let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
         let payload = claims_to_py(py, &verified, hit)?;
@@ -231,8 +317,7 @@ impl PyJwksCache {
 
     /// The key a token's header selects (the token is not verified).
     fn get_signing_key_from_jwt(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<SigningKey> {
-        let kid =
-            jws::unverified_kid(token_bytes(token)?.as_bytes(), self.client.config().max_token_bytes).py()?;
+        let kid = jws::unverified_kid(token_bytes(token)?, self.client.config().max_token_bytes).py()?;
         self.key_for(py, kid.as_deref())
     }
 
@@ -322,6 +407,12 @@ impl PyJwksCache {
         self.issuer.as_deref()
     }
 
+    /// The default expected audience, if any (a str or a tuple of str).
+    #[getter]
+    fn audience<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        self.audience.as_ref().map(|a| a.bind(py).clone())
+    }
+
     fn __len__(&self) -> usize {
         self.client.keys().map_or(0, |k| k.len())
     }
@@ -339,19 +430,24 @@ impl PyJwksCache {
         algorithms: Option<Vec<String>>,
         allow_io: bool,
     ) -> PyResult<Option<(Arc<Verified>, bool)>> {
-        let encoded = token_bytes(token)?;
-        let bytes = encoded.as_bytes();
+        let bytes = token_bytes(token)?;
         let client = &self.client;
         let allowed = match algorithms {
             None => Cow::Borrowed(client.config().algorithms.as_slice()),
             Some(names) => Cow::Owned(jws::allow_list(&names).py()?),
         };
-        // The keys at hand: the GIL is released or not as the policy says
-        // (py_gil.rs); any fetch runs with the GIL released.
-        let mut result = self.gil.run(py, || client.verify(bytes, &allowed, false));
-        if allow_io && matches!(result, Ok(None)) {
-            result = py.detach(|| client.verify(bytes, &allowed, true));
-        }
+        // A cache hit, or a refusal before the signature check, holds the
+        // GIL: it is shorter than taking the GIL back can be. The signature
+        // check runs as the policy says (py_gil.rs); a fetch, without the GIL.
+        let result = match client.lookup(bytes, &allowed, false) {
+            Ok(Lookup::Cached(verified)) => Ok(Some((verified, true))),
+            Ok(Lookup::Check(checked)) => {
+                self.gil.run(py, || client.finish(bytes, checked)).map(|verified| Some((verified, false)))
+            }
+            Ok(Lookup::FetchDue) if allow_io => py.detach(|| client.verify(bytes, &allowed, true)),
+            Ok(Lookup::FetchDue) => Ok(None),
+            Err(error) => Err(error),
+        };
         self.emit_events(py)?;
         result.py()
     }
@@ -370,6 +466,13 @@ impl PyJwksCache {
     fn emit_events(&self, py: Python<'_>) -> PyResult<()> {
         let events = self.client.drain_events();
         if events.is_empty() {
+            return Ok(());
+        }
+        // Until something imports `logging`, no handler exists to show a
+        // debug record (and importing it costs milliseconds); warnings still
+        // reach logging's last-resort handler.
+        let only_debug = events.iter().all(|event| event.level == Level::Debug);
+        if only_debug && !py.import("sys")?.getattr("modules")?.contains("logging")? {
             return Ok(());
         }
         let logger = py.import("logging")?.call_method1("getLogger", ("jwkscache",))?;

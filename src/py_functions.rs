@@ -1,7 +1,9 @@
-//! Module-level functions: the fork hooks and the unverified `kid` reader.
+//! Module-level functions: the fork hooks, the unverified `kid` and `iss`
+//! readers, and what the GIL policy decided.
 
 use jwkscache_core::jws;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::py_args::token_bytes;
 use crate::py_errors::IntoPyResult;
@@ -22,7 +24,7 @@ pub fn _after_fork() {
 /// The `kid` header of a token, without verifying it (`None` when absent).
 #[pyfunction]
 pub fn unverified_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
-    jws::unverified_kid(token_bytes(token)?.as_bytes(), jws::DEFAULT_MAX_TOKEN_BYTES).py()
+    jws::unverified_kid(token_bytes(token)?, jws::DEFAULT_MAX_TOKEN_BYTES).py()
 }
 
 /// The `kid` of a token that is well formed as PyJWT requires (three
@@ -30,5 +32,27 @@ pub fn unverified_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
 /// `crit`), without verifying it.
 #[pyfunction]
 pub fn checked_kid(token: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
-    jws::checked_kid(token_bytes(token)?.as_bytes(), jws::DEFAULT_MAX_TOKEN_BYTES).py()
+    jws::checked_kid(token_bytes(token)?, jws::DEFAULT_MAX_TOKEN_BYTES).py()
+}
+
+/// What the adaptive GIL policy (`release_gil=None`) decided so far in this
+/// process: signature checks run `released` and `held`, `holds_started`, and
+/// whether it is `holding` now. For tests and `jwkscache bench`.
+#[pyfunction]
+pub fn _gil_decisions(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let (decisions, holding) = crate::py_gil::decisions();
+    let d = PyDict::new(py);
+    d.set_item("released", decisions.released)?;
+    d.set_item("held", decisions.held)?;
+    d.set_item("holds_started", decisions.holds_started)?;
+    d.set_item("holding", holding)?;
+    Ok(d)
+}
+
+/// The `iss` claim of a token, without verifying it (`None` when absent):
+/// `jwkscache.Issuers` routes by it.
+#[pyfunction]
+#[pyo3(signature = (token, /, max_token_bytes = 16384))]
+pub fn unverified_issuer(token: &Bound<'_, PyAny>, max_token_bytes: usize) -> PyResult<Option<String>> {
+    jws::unverified_issuer(token_bytes(token)?, max_token_bytes).py()
 }

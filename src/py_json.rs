@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use jwkscache_core::claims::{Claims, Registered, REGISTERED};
+use jwkscache_core::claims::{payload_error, Claims, Registered, REGISTERED};
 use jwkscache_core::errors::Error;
 use jwkscache_core::jws::Verified;
 use jwkscache_core::pick::{reserved_member, NumberText, ValueSeed, NUMBER_MARKER};
@@ -20,6 +20,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Map, Number, Value};
 
 use crate::py_errors::IntoPyResult;
+use crate::py_template::Template;
 
 /// A new claims dict for a verified token. On a verified-token cache hit the
 /// token keeps a template dict, and each caller gets a copy of it (new dicts
@@ -29,8 +30,8 @@ use crate::py_errors::IntoPyResult;
 /// The first build also hands the registered claims to the core (the one
 /// parse of the payload: see `Claims`); a syntax error is a `DecodeError`.
 pub fn claims_to_py<'py>(py: Python<'py>, verified: &Verified, hit: bool) -> PyResult<Bound<'py, PyDict>> {
-    if let Some(template) = verified.attachment.get().and_then(|a| a.downcast_ref::<Py<PyDict>>()) {
-        return copy_dict(template.bind(py));
+    if let Some(template) = verified.attachment.get().and_then(|a| a.downcast_ref::<Template>()) {
+        return template.copy(py);
     }
     let registered = (!verified.claims.has_registered()).then(|| RefCell::new(Registered::default()));
     let claims = build(py, verified.claims.json(), "payload", registered.as_ref())?.cast_into::<PyDict>()?;
@@ -38,7 +39,7 @@ pub fn claims_to_py<'py>(py: Python<'py>, verified: &Verified, hit: bool) -> PyR
         verified.claims.set_registered(registered.into_inner());
     }
     if hit {
-        let template = copy_dict(&claims)?.unbind();
+        let template = Template::of(&claims)?;
         // Another thread may have set it first: either template is right.
         let _ = verified.attachment.set(Box::new(template));
     }
@@ -66,6 +67,7 @@ fn build<'py>(
         Ok(object) => Ok(object),
         // A Python error (MemoryError, say) comes back as itself.
         Err(_) if failed.borrow().is_some() => Err(failed.into_inner().expect("checked")),
+        Err(e) if what == "payload" => Err(payload_error(json, &e)).py(),
         Err(e) => Err(Error::Decode(format!("Invalid {what} string: {e}"))).py(),
     }
 }
@@ -243,34 +245,6 @@ fn registered_name(py: Python<'_>, slot: usize) -> Bound<'_, PyString> {
     static NAMES: [PyOnceLock<Py<PyString>>; REGISTERED.len()] =
         [const { PyOnceLock::new() }; REGISTERED.len()];
     NAMES[slot].get_or_init(py, || PyString::intern(py, REGISTERED[slot]).unbind()).bind(py).clone()
-}
-
-fn copy_dict<'py>(dict: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
-    // PyDict_Copy clones the whole table at once; then only the nested
-    // containers are replaced, by copies of their own.
-    let copy = dict.copy()?;
-    for (key, value) in dict.iter() {
-        if let Some(nested) = copy_container(&value)? {
-            copy.set_item(key, nested)?;
-        }
-    }
-    Ok(copy)
-}
-
-/// A copy of a dict or list (deep, as far as containers go); `None` for an
-/// immutable leaf (str, int, float, bool, None), which is shared.
-fn copy_container<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
-    if let Ok(dict) = value.cast::<PyDict>() {
-        return Ok(Some(copy_dict(dict)?.into_any()));
-    }
-    let Ok(list) = value.cast::<PyList>() else { return Ok(None) };
-    let copy = list.get_slice(0, list.len());
-    for (index, item) in list.iter().enumerate() {
-        if let Some(nested) = copy_container(&item)? {
-            copy.set_item(index, nested)?;
-        }
-    }
-    Ok(Some(copy.into_any()))
 }
 
 /// A JSON object as a new `dict`.

@@ -24,14 +24,13 @@ impl SigningKey {
         self.0.alg.map(Alg::name)
     }
 
-    /// Always `"RSA"`.
+    /// The JWK `kty`: `"RSA"`, `"EC"` or `"OKP"`.
     #[getter]
-    #[allow(clippy::unused_self)] // a getter, for symmetry with jwt.PyJWK.key_type
     fn key_type(&self) -> &'static str {
-        "RSA"
+        self.0.key.kty()
     }
 
-    /// Modulus size in bits.
+    /// RSA modulus size, or the curve's size (EC: 256, 384, 521; Ed25519: 256), in bits.
     #[getter]
     fn key_size(&self) -> usize {
         self.0.key.bits()
@@ -45,7 +44,8 @@ impl SigningKey {
     /// The key as a real `jwt.PyJWK`, for `jwt.decode`.
     fn to_pyjwk<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let data = self.to_dict(py)?;
-        let algorithm = self.0.alg.map_or("RS256", Alg::name);
+        // A key without `alg`: RS256 for RSA, the one algorithm of an EC or OKP key.
+        let algorithm = self.0.alg.unwrap_or(self.0.key.algorithms()[0]).name();
         py.import("jwt")?.getattr("PyJWK")?.call1((data, algorithm))
     }
 

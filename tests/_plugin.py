@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from importlib.metadata import entry_points
 
 PLUGIN = "jwkscache.testing.pytest_plugin"
@@ -10,9 +9,6 @@ PLUGIN = "jwkscache.testing.pytest_plugin"
 
 def plugin_args() -> list[str]:
     """``-p`` for the plugin, unless the installed ``pytest11`` entry point loads it already."""
-    if sys.version_info >= (3, 10):
-        group = entry_points(group="pytest11")
-    else:  # pragma: no cover - Python 3.9's entry_points() is a dict
-        group = entry_points().get("pytest11", [])
+    group = entry_points(group="pytest11")
     installed = any(ep.value == PLUGIN for ep in group)
     return ["-W", "error"] + ([] if installed else ["-p", PLUGIN])

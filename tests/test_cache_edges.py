@@ -125,3 +125,31 @@ def test_a_304_to_an_unconditional_request_is_a_failure(issuer: LocalIssuer) -> 
     assert (stats["not_modified"], stats["failures"]) == (0, 1)
     assert "if-none-match" not in issuer.requests[-1].headers
     assert cache.decode(token)  # the last good set is kept
+
+
+@pytest.mark.parametrize(
+    "append", ['"keys": []', '"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]']
+)
+def test_a_jwk_set_with_keys_twice_is_a_failed_fetch(issuer: LocalIssuer, append: str) -> None:
+    # A second set appended to the issuer's bytes would be the one read last: no reading
+    # of such a document is the issuer's alone, so it is refused whole.
+    cache = jwkscache.JWKSCache(issuer.jwks_uri, min_ttl=0)
+    token = issuer.mint()
+    cache.decode(token)
+    body = json.dumps(issuer.jwks())
+    issuer.serve_body(body[:-1] + ", " + append + "}")
+    with pytest.raises(jwt.PyJWKClientConnectionError, match="given twice"):
+        cache.refresh()
+    assert cache.stats()["failures"] == 1
+    assert cache.decode(token)["iss"] == issuer.issuer  # the last good set stays
+
+
+def test_a_key_with_a_member_twice_is_a_failed_fetch(issuer: LocalIssuer) -> None:
+    cache = jwkscache.JWKSCache(issuer.jwks_uri, min_ttl=0)
+    token = issuer.mint()
+    cache.decode(token)
+    body = json.dumps(issuer.jwks()).replace('"kid": ', '"kid": "other", "kid": ', 1)
+    issuer.serve_body(body)
+    with pytest.raises(jwt.PyJWKClientConnectionError, match="given twice"):
+        cache.refresh()
+    assert cache.decode(token)["iss"] == issuer.issuer

@@ -50,7 +50,7 @@ def same(left: Any, right: Any) -> bool:
     if isinstance(left, dict):
         return list(left) == list(right) and all(same(left[k], right[k]) for k in left)
     if isinstance(left, list):
-        return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right))
+        return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right, strict=True))
     if isinstance(left, float):
         return left == right and math.copysign(1, left) == math.copysign(1, right)
     return bool(left == right)

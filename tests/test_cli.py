@@ -56,18 +56,27 @@ def test_inspect_verify_and_keys(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bench_reports_every_contender() -> None:
     report = _bench.run(
-        rounds=1, calls=3, gil_seconds=0.05, memory_tokens=10, memory_keys=3, distinct_tokens=8
+        rounds=1,
+        calls=3,
+        gil_seconds=0.05,
+        memory_tokens=10,
+        memory_keys=3,
+        distinct_tokens=8,
+        thread_rounds=1,
     )
     for needle in (
-        "JWKSCache.decode",
-        "(repeated)",
-        "distinct tokens, cache on",
+        "fresh tokens (default)",
+        "token cache off",
+        "repeated token",
         "PyJWT",
         "cryptography",
-        "2 threads",
+        "fresh tokens, 2 threads",
+        "repeated token, busy Python neighbour",
+        "fresh tokens, busy Python neighbour",
         "busy Python thread",
-        "cold start",
+        "cold start, first cache of the process",
         "memory per cached token",
+        "target",
     ):
         assert needle in report
     client_report = _bench_client.run(rounds=1, calls=3)

@@ -849,16 +849,16 @@ def test_decode_keeps_the_set_when_a_refresh_fails(oidc_issuer: LocalIssuer) -> 
 
 
 def test_decode_with_keys_it_cannot_use(oidc_issuer: LocalIssuer) -> None:
-    ec = oidc_issuer.add_key("EC")
+    ec = oidc_issuer.add_key("EC", crv="secp256k1")
     client = PyJWKClient(oidc_issuer.jwks_uri)
     ec_token = oidc_issuer.mint(kid=ec)
     # PyJWT's path verifies it ...
     key = client.get_signing_key_from_jwt(ec_token)
-    assert jwt.decode(ec_token, key.key, algorithms=["ES256"])
-    # ... decode's allow-list (the set's RSA algorithms) refuses ES256 ...
+    assert jwt.decode(ec_token, key.key, algorithms=["ES256K"])
+    # ... decode's allow-list (the set's algorithms it verifies) refuses ES256K ...
     with pytest.raises(jwt.InvalidAlgorithmError):
         client.decode(ec_token)
-    # ... decode verifies RSA keys only, and says so when the token claims RS256.
+    # ... decode cannot use a secp256k1 key, and says so when the token claims RS256.
     with pytest.raises(SigningKeyNotFoundError, match="cannot use it"):
         client.decode(with_alg(ec_token, "RS256"))
     assert client.decode(oidc_issuer.mint())
@@ -951,7 +951,7 @@ def test_decode_verifies_with_the_key_the_override_returns_only(oidc_issuer: Loc
 def test_decode_with_an_overridden_lookup_and_a_key_it_cannot_use(
     oidc_issuer: LocalIssuer,
 ) -> None:
-    ec = oidc_issuer.add_key("EC")
+    ec = oidc_issuer.add_key("EC", crv="secp256k1")
 
     class Counting(PyJWKClient):
         def get_signing_key(self, kid: str) -> PyJWK:
@@ -959,7 +959,7 @@ def test_decode_with_an_overridden_lookup_and_a_key_it_cannot_use(
 
     client = Counting(oidc_issuer.jwks_uri)
     for _ in range(2):
-        with pytest.raises(jwt.PyJWKSetError, match="RSA keys only"):
+        with pytest.raises(jwt.PyJWKSetError, match="Ed25519 keys only"):
             client.decode(oidc_issuer.mint(kid=ec))
     assert client.decode(oidc_issuer.mint())
     assert oidc_issuer.fetch_count == 1
@@ -1020,17 +1020,31 @@ def with_alg(token: str, alg: str) -> str:
     return f"{segment(dict(header, alg=alg))}.{payload}.{signature}"
 
 
-def test_decode_with_no_rsa_key_at_all() -> None:
+def test_decode_with_no_key_it_verifies_at_all() -> None:
     with LocalIssuer() as issuer:
-        ec = issuer.add_key("EC", publish_only=False)
+        ec = issuer.add_key("EC", crv="secp256k1", publish_only=False)
         issuer.retire(issuer.kids[0])
         client = PyJWKClient(issuer.jwks_uri)
         token = issuer.mint(kid=ec)
         assert client.get_signing_key_from_jwt(token).key_id == ec
-        with pytest.raises(jwt.PyJWKSetError, match="RSA keys only"):
+        with pytest.raises(jwt.PyJWKSetError, match="Ed25519 keys only"):
             client.decode(token)
-        with pytest.raises(jwt.PyJWKSetError, match="RSA keys only"):
+        with pytest.raises(jwt.PyJWKSetError, match="Ed25519 keys only"):
             client.decode(token)
+        assert issuer.fetch_count == 1
+
+
+@pytest.mark.parametrize(("kty", "crv"), [("EC", "P-256"), ("EC", "P-384"), ("OKP", "Ed25519")])
+def test_decode_verifies_ec_and_ed25519_keys_in_rust(kty: str, crv: str) -> None:
+    with LocalIssuer() as issuer:
+        kid = issuer.add_key(kty, crv=crv, publish_only=False)
+        client = PyJWKClient(issuer.jwks_uri)
+        token = issuer.mint({"sub": "svc"}, kid=kid)
+        assert client.decode(token)["sub"] == "svc"
+        pyjwk = client.get_signing_key_from_jwt(token)
+        assert jwt.decode(token, pyjwk.key, algorithms=[pyjwk.algorithm_name])["sub"] == "svc"
+        # The RSA key of the set still verifies, and the allow-list holds both algorithms.
+        assert client.decode(issuer.mint({"sub": "rsa"}, kid=issuer.kids[0]))["sub"] == "rsa"
         assert issuer.fetch_count == 1
 
 

@@ -1,7 +1,8 @@
 """The README's own examples ("Verify tokens") run, in order, as a reader would paste them.
 
-The "Testing your service" and "Migrating from PyJWT" sections have their own tests
-(test_testing_docs.py, test_migrating_docs.py).
+The "Web frameworks", "Identity sources", "Sharing one cache across a fleet", "Testing your
+service" and "Migrating from PyJWT" sections have their own tests (test_frameworks_docs.py,
+test_identity_docs.py, test_shared_docs.py, test_testing_docs.py, test_migrating_docs.py).
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ def test_verify_tokens_examples_run_in_order(capsys: pytest.CaptureFixture[str])
 def test_every_python_block_is_run_by_some_test() -> None:
     covered = sum(
         len(BLOCK.findall(section(name)))
-        for name in ("Verify tokens", "Testing your service", "Migrating from PyJWT")
+        for name in (
+            "Verify tokens",
+            "Web frameworks",
+            "Identity sources",
+            "Sharing one cache across a fleet",
+            "Testing your service",
+            "Migrating from PyJWT",
+        )
     )
     assert covered == len(BLOCK.findall(README.read_text()))
 

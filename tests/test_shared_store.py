@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -143,6 +144,7 @@ def _forgeries(issuer: LocalIssuer, attacker: Attacker) -> list[tuple[str, bytes
 def test_forged_entries_are_rejected_counted_and_never_verify(
     redis_clean: Any, case: int, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="jwkscache")  # cli demo tests quiet it
     attacker = Attacker()
     with LocalIssuer() as issuer:
         reason, value = _forgeries(issuer, attacker)[case]
@@ -204,6 +206,7 @@ def test_a_removed_key_replayed_from_an_old_entry_stays_removed(redis_clean: Any
 def test_store_errors_are_misses_then_the_breaker_opens(
     redis_server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="jwkscache")  # cli demo tests quiet it
     from _redis import free_port
 
     dead = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", secret=SECRET)
@@ -223,6 +226,7 @@ def test_store_errors_are_misses_then_the_breaker_opens(
 def test_without_a_secret_is_explicit_and_logged(
     redis_clean: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="jwkscache")  # cli demo tests quiet it
     with LocalIssuer() as issuer:
         unauthenticated = store(redis_clean, secret=None)
         assert unauthenticated.secret is None

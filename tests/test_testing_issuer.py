@@ -888,3 +888,26 @@ def test_missing_cryptography_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "cryptography", None)
     with pytest.raises(ImportError, match=r'pip install "jwkscache\[testing\]"'):
         from jwkscache.testing import LocalIssuer  # noqa: F401
+
+
+@pytest.mark.parametrize(
+    ("alg", "kty", "crv"), [("ES256", "EC", "P-256"), ("EdDSA", "OKP", "Ed25519")]
+)
+def test_signing_keys_of_other_algorithms(alg: str, kty: str, crv: str) -> None:
+    import jwkscache
+    from jwkscache.testing import kubernetes_kid
+
+    with LocalIssuer("kubernetes", alg=alg) as issuer:
+        [jwk] = issuer.jwks()["keys"]
+        assert (jwk["kty"], jwk["crv"], jwk["alg"]) == (kty, crv, alg)
+        assert jwk["kid"] == kubernetes_kid(issuer.private_key().public_key())
+        assert issuer.discovery()["id_token_signing_alg_values_supported"] == [alg]
+        keys = jwkscache.JWKSCache(issuer.jwks_uri, algorithms=["RS256", alg])
+        token = issuer.mint_service_account("ns", "sa", audience="api")
+        assert keys.decode(token, audience="api")["sub"] == "system:serviceaccount:ns:sa"
+        new = issuer.rotate()
+        assert issuer.jwks()["keys"][1]["kty"] == kty
+        assert keys.decode(issuer.mint(audience="api"), audience="api")["iss"] == issuer.issuer
+        assert keys.kids[-1] == new
+    with pytest.raises(ValueError, match="unsupported signing alg"):
+        LocalIssuer(alg="HS256")

@@ -24,7 +24,8 @@ def test_a_repeated_token_hits_and_gets_its_own_dict(
     cache: jwkscache.JWKSCache, mint: Callable[..., str]
 ) -> None:
     token = mint({"sub": "a", "nested": {"list": [1]}})
-    first = cache.decode(token)
+    cache.decode(token)  # seen once: noted by the doorkeeper, not remembered
+    first = cache.decode(token)  # seen twice: remembered
     first["nested"]["list"].append(2)
     second = cache.decode(token)
     assert second["nested"]["list"] == [1]
@@ -41,11 +42,39 @@ def test_a_repeated_token_hits_and_gets_its_own_dict(
     assert (stats["token_cache_hits"], stats["token_cache_size"]) == (4, 1)
 
 
+def test_one_off_tokens_are_never_remembered(
+    cache: jwkscache.JWKSCache, mint: Callable[..., str]
+) -> None:
+    repeated = mint({"sub": "service"})
+    cache.decode(repeated)
+    cache.decode(repeated)
+    for n in range(3000):  # more than the cache holds (1024)
+        cache.decode(mint({"sub": f"once-{n}"}))
+    stats = cache.stats()
+    assert (stats["token_cache_size"], stats["token_cache_hits"]) == (1, 0)
+    cache.decode(repeated)
+    assert cache.stats()["token_cache_hits"] == 1
+
+
+def test_a_token_seen_twice_is_a_hit_from_its_third_presentation(
+    cache: jwkscache.JWKSCache, mint: Callable[..., str]
+) -> None:
+    token = mint({"sub": "service"})
+    cache.decode(token)
+    for n in range(1000):  # within the doorkeeper's memory (the cache's size)
+        cache.decode(mint({"sub": f"other-{n}"}))
+    cache.decode(token)
+    assert cache.stats()["token_cache_hits"] == 0
+    cache.decode(token)
+    assert cache.stats()["token_cache_hits"] == 1
+
+
 def test_claims_are_checked_on_every_call(
     cache: jwkscache.JWKSCache, mint: Callable[..., str]
 ) -> None:
     token = mint({"exp": int(time.time()) - 10, "aud": "api", "iss": "me"})
-    assert cache.decode(token, audience="api", options={"verify_exp": False})
+    for _ in range(2):  # remembered from the second verification
+        assert cache.decode(token, audience="api", options={"verify_exp": False})
     with pytest.raises(jwt.ExpiredSignatureError):
         cache.decode(token, audience="api")
     with pytest.raises(jwt.InvalidAudienceError):
@@ -85,6 +114,7 @@ def test_the_cache_is_bounded(jwks: dict[str, Any], mint: Callable[..., str]) ->
     tokens = [mint({"n": n}) for n in range(5)]
     for token in tokens:
         cache.decode(token)
+        cache.decode(token)
     assert cache.stats()["token_cache_size"] == 3
     cache.decode(tokens[0])  # evicted: verified again
     assert cache.stats()["token_cache_hits"] == 0
@@ -94,8 +124,8 @@ def test_entries_of_a_removed_key_are_dropped() -> None:
     with LocalIssuer() as issuer:
         cache = jwkscache.JWKSCache(issuer.jwks_uri, min_ttl=0)
         old = issuer.mint(subject="old")
-        cache.decode(old)
-        cache.decode(old)
+        for _ in range(3):
+            cache.decode(old)
         assert cache.stats()["token_cache_hits"] == 1
         old_kid = issuer.current_kid
         issuer.rotate()

@@ -38,7 +38,7 @@ def test_rfc7517_a1_skips_the_enc_ec_key() -> None:
     [skipped] = cache.skipped
     assert skipped["kid"] == "1"
     assert skipped["kty"] == "EC"
-    assert "RSA keys only" in skipped["reason"]
+    assert skipped["reason"] == 'use "enc" is not "sig"'
 
 
 def test_rfc7517_a2_private_key_signs_tokens_the_public_set_verifies() -> None:

@@ -1,4 +1,4 @@
-"""jwkscache: fetch and cache an issuer's JWKS, verify RS256 JWTs in Rust.
+"""jwkscache: fetch and cache an issuer's JWKS, verify JWTs (RS*, PS*, ES*, EdDSA) in Rust.
 
 Start with :class:`JWKSCache`; see the README for the rules it applies.
 """
@@ -7,11 +7,22 @@ from __future__ import annotations
 
 import os
 
-from jwkscache import exceptions, shared
+from jwkscache import bearer, exceptions, kubernetes, shared  # bearer: RFC 6750, no web framework
 from jwkscache._core import JWKSCache, SigningKey, __version__, _after_fork, _prepare_fork
+from jwkscache.issuers import Issuers
 from jwkscache.jwks_client import PyJWKClient
 
-__all__ = ["JWKSCache", "PyJWKClient", "SigningKey", "__version__", "exceptions", "shared"]
+__all__ = [
+    "Issuers",
+    "JWKSCache",
+    "PyJWKClient",
+    "SigningKey",
+    "__version__",
+    "bearer",
+    "exceptions",
+    "kubernetes",
+    "shared",
+]
 
 # gunicorn/uwsgi preload: a child must not inherit a lock held by a thread of
 # the parent; the HTTP client is rebuilt in the child on first use.

@@ -27,10 +27,10 @@ class SigningKey:
         """The key's own ``alg``, if it states one."""
     @property
     def key_type(self) -> str:
-        """Always ``"RSA"``."""
+        """The JWK ``kty``: ``"RSA"``, ``"EC"`` or ``"OKP"``."""
     @property
     def key_size(self) -> int:
-        """Modulus size in bits."""
+        """RSA modulus size, or the curve size (EC 256/384/521, Ed25519 256), in bits."""
     def to_dict(self) -> dict[str, Any]:
         """The JWK as published (a new dict each call)."""
     def to_pyjwk(self) -> jwt.PyJWK:
@@ -49,6 +49,7 @@ class JWKSCache:
         /,
         *,
         issuer: str | None = None,
+        audience: str | Iterable[str] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float = 5.0,
         ca_file: str | os.PathLike[str] | None = None,
@@ -84,6 +85,7 @@ class JWKSCache:
         /,
         *,
         jwks_uri: str | None = None,
+        audience: str | Iterable[str] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float = 5.0,
         ca_file: str | os.PathLike[str] | None = None,
@@ -114,6 +116,7 @@ class JWKSCache:
         /,
         *,
         issuer: str | None = None,
+        audience: str | Iterable[str] | None = None,
         algorithms: Sequence[str] | None = None,
         max_token_bytes: int = 16384,
         token_cache_size: int = 1024,
@@ -124,6 +127,49 @@ class JWKSCache:
         Raises:
             jwt.PyJWKSetError: the document is not a JWK Set or has no usable key.
             ValueError: an algorithm is not one jwkscache verifies.
+        """
+    @classmethod
+    def in_cluster(
+        cls,
+        *,
+        issuer: str | None = None,
+        audience: str | Iterable[str] | None = None,
+        api_server: str | None = None,
+        token_file: str | os.PathLike[str] | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+        timeout: float = 5.0,
+        lifespan: float = 300.0,
+        min_ttl: float = 60.0,
+        max_ttl: float = 3600.0,
+        refresh_cooldown: float = 30.0,
+        max_stale: float = 3600.0,
+        refresh_ahead: bool = True,
+        algorithms: Sequence[str] | None = None,
+        max_token_bytes: int = 16384,
+        max_body_bytes: int = 524288,
+        token_cache_size: int = 1024,
+        release_gil: bool | None = None,
+        shared: SharedStore | None = None,
+        shared_wait: float = 2.0,
+    ) -> JWKSCache:
+        """The Kubernetes API server's own keys, read from inside a pod.
+
+        The JWKS is fetched from ``{api_server}/openid/v1/jwks``, never from the discovery
+        document's ``jwks_uri`` (often an address a pod cannot reach). ``api_server``
+        defaults to ``https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT``,
+        ``token_file`` to the pod's service-account token (sent as bearer, read again at
+        least once a minute and after a 401) and ``ca_file`` to the cluster CA (trusted alone:
+        not the system roots, not ``SSL_CERT_FILE``), each under
+        ``/var/run/secrets/kubernetes.io/serviceaccount/``. The expected ``iss`` is
+        ``issuer``, or else the ``issuer`` the API server's discovery document names, read
+        now. ``algorithms`` defaults to what the API server signs with: RS256, ES256,
+        ES384, ES512.
+
+        Raises:
+            ValueError: not in a pod (no ``KUBERNETES_SERVICE_HOST``/``PORT``) and no
+                ``api_server``; the token or CA file missing or unreadable; a bad option.
+            jwt.PyJWKClientConnectionError: ``issuer`` not given and the discovery
+                document could not be read.
         """
     def decode(
         self,
@@ -199,6 +245,9 @@ class JWKSCache:
     def issuer(self) -> str | None:
         """The default expected issuer, if any."""
     @property
+    def audience(self) -> str | tuple[str, ...] | None:
+        """The default expected audience of ``decode``, if any."""
+    @property
     def kids(self) -> list[str | None]:
         """The ``kid`` of every usable key."""
     @property
@@ -216,6 +265,14 @@ def unverified_kid(token: str | bytes) -> str | None:
         jwt.DecodeError: the header segment is malformed.
     """
 
+def unverified_issuer(token: str | bytes, /, max_token_bytes: int = 16384) -> str | None:
+    """The ``iss`` claim of a token, without verifying it (``None`` when absent).
+
+    Raises:
+        jwt.DecodeError: the payload segment is malformed.
+        jwt.InvalidIssuerError: ``iss`` is not a string.
+    """
+
 def checked_kid(token: str | bytes) -> str | None:
     """The ``kid`` of a token well formed as PyJWT requires, without verifying it.
 
@@ -228,3 +285,8 @@ def checked_kid(token: str | bytes) -> str | None:
 
 def _prepare_fork() -> None: ...
 def _after_fork() -> None: ...
+def _gil_decisions() -> dict[str, Any]:
+    """What the adaptive GIL policy decided so far in this process.
+
+    ``released`` and ``held`` signature checks, ``holds_started``, and ``holding`` now.
+    """

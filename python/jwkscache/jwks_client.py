@@ -45,7 +45,9 @@ from jwkscache.exceptions import SigningKeyNotFoundError
 __all__ = ["PyJWKClient"]
 
 # The algorithms JWKSCache verifies; the others of a set stay PyJWT's to verify.
-_RUST_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+_RUST_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 
 # Methods that decide which key a kid selects. When a subclass overrides one of them, the
 # lookup runs PyJWT's own code so that the override is honoured.
@@ -98,7 +100,8 @@ def _document(key: PyJWK, kid: object = _MISSING) -> dict[str, Any]:
 
 def _rsa_only(error: Exception) -> str:
     return (
-        f"{error} (PyJWKClient.decode verifies RSA keys only; for other keys use "
+        f"{error} (PyJWKClient.decode verifies RSA, EC P-256/384/521 and Ed25519 keys only; "
+        "for other keys use "
         "jwt.decode(token, client.get_signing_key_from_jwt(token).key, ...))"
     )
 
@@ -138,7 +141,7 @@ class _KeyIndex:
             return None
 
     def verifier(self) -> JWKSCache:
-        """The set's RSA keys as a ``JWKSCache`` (built on first use, then kept).
+        """The set's keys as a ``JWKSCache`` (built on first use, then kept).
 
         Raises:
             jwt.PyJWKSetError: the set has no key ``JWKSCache`` can verify with.
@@ -340,7 +343,8 @@ class PyJWKClient(_PyJWTClient):
         """Verifies ``token`` in Rust with the client's keys and returns its claims.
 
         The contract of :meth:`jwkscache.JWKSCache.decode` (PyJWT's keyword arguments and
-        exceptions; RSA keys only), over the JWK Set this client fetches and caches. An
+        exceptions; RSA, EC P-256/384/521 and Ed25519 keys), over the JWK Set this client
+        fetches and caches. An
         unknown ``kid`` refreshes the set once, under the same cooldown as
         :meth:`get_signing_key`. ``cache_keys`` does not apply: keys come from the current
         set, so a key the issuer removed stops verifying when the set is fetched again.
@@ -367,7 +371,7 @@ class PyJWKClient(_PyJWTClient):
             jwt.InvalidTokenError: (or a subclass) the token is refused.
             SigningKeyNotFoundError: no key of the set has the token's ``kid``.
             jwt.PyJWKClientConnectionError: the JWK Set could not be fetched.
-            jwt.PyJWKSetError: the JWK Set has no RSA key to verify with.
+            jwt.PyJWKSetError: the JWK Set has no key ``JWKSCache`` verifies with.
         """
         kwargs: dict[str, Any] = {
             "audience": audience,

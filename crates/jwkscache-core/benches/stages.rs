@@ -8,6 +8,9 @@
 //! RSA-2048 key by the crypto backend compiled in (aws-lc-rs, or ring with
 //! `--features ring`).
 //!
+//! `verify::es256_warm_key` and `verify::eddsa_warm_key` check RFC 7515 A.3
+//! and RFC 8037 A.4's published signatures, next to `rs256_warm_key`.
+//!
 //! Run: `cargo bench -p jwkscache-core --bench stages`.
 
 use std::sync::{Arc, LazyLock};
@@ -32,6 +35,8 @@ const K8S_METADATA: &str = include_str!("../../../tests/vectors/kubernetes/openi
 const RFC7517_A1: &str = include_str!("../../../tests/vectors/rfc/rfc7517_a1_public_jwks.json");
 const RFC7520_KEY: &str =
     include_str!("../../../tests/vectors/jose-cookbook/rfc7520_3_3.rsa_public_key.json");
+const RFC7515_A3: &str = include_str!("../../../tests/vectors/rfc/rfc7515_a3_es256_jws.json");
+const RFC8037_A4: &str = include_str!("../../../tests/vectors/rfc/rfc8037_a4_ed25519_jws.json");
 
 const ALLOWED: &[Alg] = &[Alg::RS256];
 /// 2026-01-01T00:00:00Z: the token's `iat`; validation runs ten minutes later.
@@ -54,6 +59,39 @@ struct Inputs {
 }
 
 static INPUTS: LazyLock<Inputs> = LazyLock::new(Inputs::build);
+
+/// A published JWS of another algorithm, its key parsed as from a JWK Set.
+struct Published {
+    key: Arc<Jwk>,
+    alg: Alg,
+    signing_input: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl Published {
+    fn load(text: &str, alg: Alg) -> Self {
+        let vector = vector(text);
+        let mut jwk = vector["jwk"].clone();
+        jwk.as_object_mut().expect("a JWK").remove("d");
+        let set = JwkSet::from_value(&json!({ "keys": [jwk] }), &[alg]).expect("the key parses");
+        let compact = vector["compact"].as_str().expect("compact");
+        let (signing_input, signature) = compact.rsplit_once('.').expect("three segments");
+        Self {
+            key: Arc::clone(&set.keys()[0]),
+            alg,
+            signing_input: signing_input.as_bytes().to_vec(),
+            signature: URL_SAFE_NO_PAD.decode(signature).expect("base64url"),
+        }
+    }
+
+    fn verify(&self) {
+        self.key.key.verify(self.alg, black_box(&self.signing_input), black_box(&self.signature)).unwrap();
+    }
+}
+
+/// RFC 7515 A.3 (ES256, P-256) and RFC 8037 A.4 (EdDSA, Ed25519).
+static ES256: LazyLock<Published> = LazyLock::new(|| Published::load(RFC7515_A3, Alg::ES256));
+static EDDSA: LazyLock<Published> = LazyLock::new(|| Published::load(RFC8037_A4, Alg::EdDSA));
 
 fn vector(text: &str) -> Value {
     serde_json::from_str(text).expect("test vector is JSON")
@@ -139,7 +177,7 @@ impl Inputs {
     }
 
     fn signing_key(&self) -> &RsaPublicKey {
-        &self.set.keys()[2].key
+        self.set.keys()[2].key.as_rsa().expect("an RSA key")
     }
 
     /// The key lookup `verify_token` is given: by `kid`, in the set.
@@ -232,9 +270,21 @@ mod claims {
     }
 }
 
-/// The RSA check alone.
+/// The signature check alone: RSA, and next to it ECDSA P-256 and Ed25519.
 mod verify {
-    use super::{black_box, Alg, Bencher, RsaPublicKey, INPUTS};
+    use super::{black_box, Alg, Bencher, RsaPublicKey, EDDSA, ES256, INPUTS};
+
+    /// `PublicKey::verify`, ES256 (P-256), RFC 7515 A.3's token.
+    #[divan::bench]
+    fn es256_warm_key() {
+        ES256.verify();
+    }
+
+    /// `PublicKey::verify`, EdDSA (Ed25519), RFC 8037 A.4's token.
+    #[divan::bench]
+    fn eddsa_warm_key() {
+        EDDSA.verify();
+    }
 
     /// `RsaPublicKey::verify`, RS256, 2048 bits, on a key already used once.
     #[divan::bench]

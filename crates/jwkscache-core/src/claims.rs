@@ -28,9 +28,16 @@ pub type Registered = [Option<Value>; REGISTERED.len()];
 /// The whole object as a map is built only when asked for ([`Claims::map`]).
 pub struct Claims {
     json: String,
-    registered: OnceLock<std::result::Result<Registered, String>>,
+    registered: OnceLock<Result<Registered>>,
+    /// `exp`, `nbf`, `iat` as NumericDates, read once (a token kept by the
+    /// verified-token cache is validated again on every hit).
+    dates: OnceLock<Dates>,
     map: OnceLock<Map<String, Value>>,
 }
+
+/// `exp`, `nbf` and `iat`: `None` when absent, `Some(None)` when present
+/// but not a finite number.
+type Dates = [Option<Option<f64>>; 3];
 
 impl Claims {
     /// Claims over a payload that is UTF-8 and starts as a JSON object (with
@@ -42,7 +49,7 @@ impl Claims {
         if !json.trim_start().starts_with('{') {
             return Err(Error::decode("Invalid payload string: must be a json object"));
         }
-        Ok(Self { json, registered: OnceLock::new(), map: OnceLock::new() })
+        Ok(Self { json, registered: OnceLock::new(), dates: OnceLock::new(), map: OnceLock::new() })
     }
 
     /// [`Claims::new`], then the whole payload checked to be one JSON
@@ -70,10 +77,10 @@ impl Claims {
         self.registered
             .get_or_init(|| {
                 crate::pick::pick(&self.json, &REGISTERED, crate::pick::Strictness::Full)
-                    .map_err(|e| format!("Invalid payload string: {e}"))
+                    .map_err(|e| payload_error(&self.json, &e))
             })
             .as_ref()
-            .map_err(|message| Error::Decode(message.clone()))
+            .map_err(Clone::clone)
     }
 
     /// Hands over the registered claims of a parse of [`Claims::json`] that
@@ -81,6 +88,17 @@ impl Claims {
     /// them). Ignored if they are known already.
     pub fn set_registered(&self, registered: Registered) {
         let _ = self.registered.set(Ok(registered));
+    }
+
+    /// `exp`, `nbf` and `iat` as NumericDates (see [`Dates`]).
+    fn dates(&self) -> Result<&Dates> {
+        let registered = self.registered()?;
+        Ok(self.dates.get_or_init(|| {
+            ["exp", "nbf", "iat"].map(|name| {
+                let slot = Self::slot(name).expect("a registered claim");
+                registered[slot].as_ref().map(numeric_date)
+            })
+        }))
     }
 
     /// Whether the registered claims are known (parsed or handed over).
@@ -164,15 +182,15 @@ impl Default for Validation {
 impl Validation {
     /// Checks `claims` at time `now` (seconds since the Unix epoch).
     pub fn validate(&self, claims: &Claims, now: f64) -> Result<()> {
-        claims.registered()?;
+        let [exp, nbf, iat] = *claims.dates()?;
         for claim in &self.require {
             if claims.get(claim).is_none_or(Value::is_null) {
                 return Err(Error::MissingClaim(claim.clone()));
             }
         }
         if self.verify_iat {
-            if let Some(iat) = claims.get("iat") {
-                let iat = numeric_date(iat).ok_or_else(|| {
+            if let Some(iat) = iat {
+                let iat = iat.ok_or_else(|| {
                     Error::InvalidIssuedAt("Issued At claim (iat) must be an integer.".into())
                 })?;
                 if iat > now + self.leeway {
@@ -181,18 +199,17 @@ impl Validation {
             }
         }
         if self.verify_nbf {
-            if let Some(nbf) = claims.get("nbf") {
-                let nbf = numeric_date(nbf)
-                    .ok_or_else(|| Error::decode("Not Before claim (nbf) must be an integer."))?;
+            if let Some(nbf) = nbf {
+                let nbf = nbf.ok_or_else(|| Error::decode("Not Before claim (nbf) must be an integer."))?;
                 if nbf > now + self.leeway {
                     return Err(Error::Immature("The token is not yet valid (nbf)"));
                 }
             }
         }
         if self.verify_exp {
-            if let Some(exp) = claims.get("exp") {
-                let exp = numeric_date(exp)
-                    .ok_or_else(|| Error::decode("Expiration Time claim (exp) must be an integer."))?;
+            if let Some(exp) = exp {
+                let exp =
+                    exp.ok_or_else(|| Error::decode("Expiration Time claim (exp) must be an integer."))?;
                 if exp <= now - self.leeway {
                     return Err(Error::Expired);
                 }
@@ -275,6 +292,60 @@ impl Validation {
 
 /// A NumericDate as PyJWT's `int()` sees it (truncated); `None` if not a
 /// finite JSON number.
+/// The error for a payload that does not parse, in PyJWT's words. Python's
+/// `json` (PyJWT's parser) reads `NaN`, `Infinity` and `-Infinity`, so for
+/// PyJWT such an `exp`, `nbf` or `iat` is a claim that is not an integer,
+/// with that claim's message and class; here, as JSON has no such values,
+/// the payload does not parse, and the message says which claim it was.
+pub fn payload_error(json: &str, error: &serde_json::Error) -> Error {
+    let generic = || Error::decode(format!("Invalid payload string: {error}"));
+    let Some(offset) = error_offset(json, error) else { return generic() };
+    let rest = &json[offset..];
+    if !["NaN", "Infinity"].iter().any(|literal| rest.starts_with(literal)) {
+        return generic();
+    }
+    match top_level_member_before(&json[..offset]) {
+        Some("iat") => Error::InvalidIssuedAt("Issued At claim (iat) must be an integer.".into()),
+        Some("nbf") => Error::decode("Not Before claim (nbf) must be an integer."),
+        Some("exp") => Error::decode("Expiration Time claim (exp) must be an integer."),
+        _ => generic(),
+    }
+}
+
+/// The byte offset serde_json's error points at (line and column, 1-based).
+fn error_offset(json: &str, error: &serde_json::Error) -> Option<usize> {
+    let line_start: usize = json.split_inclusive('\n').take(error.line().checked_sub(1)?).map(str::len).sum();
+    let offset = line_start + error.column().checked_sub(1)?;
+    json.is_char_boundary(offset).then_some(offset)
+}
+
+/// The name of the top-level member whose value starts where `before` ends
+/// (`"name": -`, spaces allowed), if it is a plain name in the top object.
+fn top_level_member_before(before: &str) -> Option<&str> {
+    let head = before.trim_end().strip_suffix('-').unwrap_or(before).trim_end().strip_suffix(':')?;
+    let head = head.trim_end().strip_suffix('"')?;
+    let name_start = head.rfind('"')?;
+    let name = &head[name_start + 1..];
+    if name.contains('\\') {
+        return None;
+    }
+    // The name's opening quote must sit directly inside the top object.
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for byte in head[..name_start].bytes() {
+        match (in_string, escaped, byte) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'{' | b'[') => depth += 1,
+            (false, _, b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    (depth == 1 && !in_string).then_some(name)
+}
+
 fn numeric_date(value: &Value) -> Option<f64> {
     value.as_f64().filter(|v| v.is_finite()).map(f64::trunc)
 }
@@ -288,6 +359,50 @@ fn is_falsy(value: &Value) -> bool {
         Value::String(s) => s.is_empty(),
         Value::Array(a) => a.is_empty(),
         Value::Object(o) => o.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod payload_error_tests {
+    use super::*;
+
+    fn error_for(json: &str) -> Error {
+        let error = serde_json::from_str::<Value>(json).unwrap_err();
+        payload_error(json, &error)
+    }
+
+    #[test]
+    fn non_finite_dates_name_their_claim_as_pyjwt_does() {
+        assert_eq!(
+            error_for(r#"{"sub":"a","iat": Infinity}"#),
+            Error::InvalidIssuedAt("Issued At claim (iat) must be an integer.".into())
+        );
+        assert_eq!(
+            error_for(r#"{"nbf":-Infinity}"#),
+            Error::decode("Not Before claim (nbf) must be an integer.")
+        );
+        assert_eq!(
+            error_for("{\"x\":1,\n \"exp\" :\n NaN}"),
+            Error::decode("Expiration Time claim (exp) must be an integer.")
+        );
+    }
+
+    #[test]
+    fn other_syntax_errors_stay_generic() {
+        for json in [
+            r#"{"x": {"iat": Infinity}}"#,
+            r#"{"s": "{", "other": NaN}"#,
+            r#"{"iat": Inf}"#,
+            r#"{"iat": 1,}"#,
+            r#"{"a\"iat": NaN}"#,
+        ] {
+            match error_for(json) {
+                Error::Decode(message) => {
+                    assert!(message.starts_with("Invalid payload string"), "{json}: {message}");
+                }
+                other => panic!("{json}: {other:?}"),
+            }
+        }
     }
 }
 

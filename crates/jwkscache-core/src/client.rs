@@ -24,7 +24,7 @@ use crate::cache::{Freshness, Policy};
 use crate::errors::{Error, Result};
 use crate::fetch::{CacheHeaders, FetchConfig, Fetched, Fetcher, Validators};
 use crate::jwk::{Jwk, JwkSet, SkippedKey};
-use crate::jws::{self, Verified, DEFAULT_MAX_TOKEN_BYTES};
+use crate::jws::{self, Checked, Verified, DEFAULT_MAX_TOKEN_BYTES};
 use crate::shared::{Adoptable, Identity, Lease, Plan, SharedConfig, SharedStats, SharedTier};
 use crate::token_cache::{TokenCache, DEFAULT_TOKEN_CACHE_SIZE};
 use crate::verify::Alg;
@@ -174,10 +174,26 @@ impl Remote {
     /// In a child after `fork()`, no refresh thread of ours runs.
     fn check_fork(&self) {
         let pid = u64::from(std::process::id());
-        if self.pid.swap(pid, Ordering::Relaxed) != pid {
+        // Read first: a write on every call would bounce the cache line
+        // between decoding threads.
+        if self.pid.load(Ordering::Relaxed) != pid && self.pid.swap(pid, Ordering::Relaxed) != pid {
             self.ahead_running.store(false, Ordering::Relaxed);
         }
     }
+}
+
+/// What a token needs next ([`Client::lookup`]).
+// Lives on the stack for one call: boxing the large variant would allocate
+// for every fresh token.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Lookup<'t> {
+    /// The same token verified before, by a key that is still current.
+    Cached(Arc<Verified>),
+    /// Parsed and matched to its key: the signature check remains.
+    Check(Checked<'t>),
+    /// The keys must be fetched first (only when I/O was not allowed).
+    FetchDue,
 }
 
 /// Keys plus the rules to verify tokens against them.
@@ -328,48 +344,61 @@ impl Client {
         self.state.read().keys.clone()
     }
 
-    /// Verifies a token's header and signature; claims are left to the
-    /// caller. With `allow_io` false, returns `Ok(None)` instead of fetching.
-    ///
-    /// A token verified before skips the RSA operation, if its key is still
-    /// the one the current set (under the same freshness rules) selects; the
-    /// flag says so.
+    /// What `token` needs next, found without the signature check: a
+    /// verified-token cache hit (its key still current), the signature check
+    /// (the token parsed and matched to a key), or a fetch first (only
+    /// without `allow_io`).
+    pub fn lookup<'t>(&self, token: &'t [u8], allowed: &[Alg], allow_io: bool) -> Result<Lookup<'t>> {
+        if let Some(hit) = self.tokens.get(token).filter(|hit| allowed.contains(&hit.alg)) {
+            match self.find_key(hit.kid.as_deref(), allow_io) {
+                Ok(Some(key)) if hit.still_verified_by(&key) => {
+                    bump(&self.counters.token_cache_hits);
+                    return Ok(Lookup::Cached(hit));
+                }
+                Ok(None) => return Ok(Lookup::FetchDue),
+                // The key changed or is gone: the full check says precisely why.
+                _ => {}
+            }
+        }
+        let mut needs_io = false;
+        let checked = jws::check_token(token, allowed, self.config.max_token_bytes, |kid| {
+            match self.find_key(kid, allow_io)? {
+                Some(key) => Ok(key),
+                None => {
+                    // Stops check_token here; the flag, not this error, is the answer.
+                    needs_io = true;
+                    Err(Error::Fetch("a fetch is due".into()))
+                }
+            }
+        });
+        match checked {
+            Err(_) if needs_io => Ok(Lookup::FetchDue),
+            Err(error) => Err(error),
+            Ok(checked) => Ok(Lookup::Check(checked)),
+        }
+    }
+
+    /// The signature check of a looked-up `token`; a verified token is
+    /// remembered as the verified-token cache's admission allows.
+    pub fn finish(&self, token: &[u8], checked: Checked<'_>) -> Result<Arc<Verified>> {
+        let verified = Arc::new(checked.verify()?);
+        self.tokens.admit(token, &verified);
+        Ok(verified)
+    }
+
+    /// [`Client::lookup`] then, if due, [`Client::finish`]: the verified token
+    /// and whether it came from the verified-token cache. `Ok(None)` only
+    /// when `allow_io` is false and a fetch is due.
     pub fn verify(
         &self,
         token: &[u8],
         allowed: &[Alg],
         allow_io: bool,
     ) -> Result<Option<(Arc<Verified>, bool)>> {
-        if let Some(hit) = self.tokens.get(token).filter(|hit| allowed.contains(&hit.alg)) {
-            match self.find_key(hit.kid.as_deref(), allow_io) {
-                Ok(Some(key)) if hit.still_verified_by(&key) => {
-                    bump(&self.counters.token_cache_hits);
-                    return Ok(Some((hit, true)));
-                }
-                Ok(None) => return Ok(None),
-                // The key changed or is gone: the full check says precisely why.
-                _ => {}
-            }
-        }
-        let mut needs_io = false;
-        let result = jws::verify_token(token, allowed, self.config.max_token_bytes, |kid| {
-            match self.find_key(kid, allow_io)? {
-                Some(key) => Ok(key),
-                None => {
-                    // Stops verify_token here; the flag, not this error, is the answer.
-                    needs_io = true;
-                    Err(Error::Fetch("a fetch is due".into()))
-                }
-            }
-        });
-        match result {
-            Err(_) if needs_io => Ok(None),
-            Err(error) => Err(error),
-            Ok(verified) => {
-                let verified = Arc::new(verified);
-                self.tokens.insert(token, Arc::clone(&verified));
-                Ok(Some((verified, false)))
-            }
+        match self.lookup(token, allowed, allow_io)? {
+            Lookup::Cached(verified) => Ok(Some((verified, true))),
+            Lookup::Check(checked) => Ok(Some((self.finish(token, checked)?, false))),
+            Lookup::FetchDue => Ok(None),
         }
     }
 

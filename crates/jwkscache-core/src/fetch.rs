@@ -4,9 +4,15 @@
 //! `verify.rs`; system trust roots plus an optional CA file; no redirects;
 //! proxy variables honoured; bounded time and body size; conditional
 //! requests. Callers get bytes and cache headers, never a reqwest type.
+//!
+//! Trust roots (the system's, `ca_file`, `SSL_CERT_FILE`) are loaded when
+//! the first `https` request needs them (5-10 ms of reading and parsing
+//! certificates): plain `http` to a loopback issuer (tests, a sidecar) never
+//! pays for them.
 
 use std::io::Read;
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -17,9 +23,10 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 use crate::errors::{Error, Result};
+use crate::token_file::TokenFile;
 
 /// HTTP clients kept for reuse, per settings and process.
-static SHARED: Mutex<Vec<(FetchConfig, u32, Client)>> = Mutex::new(Vec::new());
+static SHARED: Mutex<Vec<(FetchConfig, u32, Arc<Clients>)>> = Mutex::new(Vec::new());
 /// Distinct settings remembered (a process rarely has more than a few).
 const MAX_SHARED_CLIENTS: usize = 16;
 
@@ -50,6 +57,12 @@ pub struct FetchConfig {
     pub ca_file: Option<String>,
     /// Allow plain `http://` to hosts other than loopback.
     pub allow_insecure_http: bool,
+    /// Trust `ca_file` alone: not the system roots, not `SSL_CERT_FILE` (as
+    /// client-go trusts only the cluster CA in a pod).
+    pub ca_only: bool,
+    /// A file holding the bearer token to send (a pod's service-account
+    /// token), re-read as [`TokenFile`] says.
+    pub bearer_token_file: Option<String>,
 }
 
 impl Default for FetchConfig {
@@ -60,6 +73,8 @@ impl Default for FetchConfig {
             headers: Vec::new(),
             ca_file: None,
             allow_insecure_http: false,
+            ca_only: false,
+            bearer_token_file: None,
         }
     }
 }
@@ -92,16 +107,33 @@ pub enum Fetched {
 /// An HTTP client for one cache; rebuilt after `fork()` by its owner.
 #[derive(Debug)]
 pub struct Fetcher {
-    client: Client,
+    clients: Arc<Clients>,
     config: FetchConfig,
     pid: u32,
+    token_file: Option<TokenFile>,
+}
+
+/// The clients for one set of settings: one for plain `http` (no trust
+/// roots), one for `https` built on first use (the system roots loaded then).
+#[derive(Debug)]
+struct Clients {
+    plain: Client,
+    tls: OnceLock<std::result::Result<Client, String>>,
+    /// PEM files of extra CAs, read with the system roots.
+    ca_files: Vec<String>,
+    config: FetchConfig,
 }
 
 impl Fetcher {
     /// The client for `config`: shared by every cache of this process with
-    /// the same settings (building one loads the system's trust roots, a
-    /// few milliseconds), and never shared across `fork()`.
+    /// the same settings (loading trust roots costs milliseconds), and never
+    /// shared across `fork()`.
     pub fn new(config: FetchConfig) -> Result<Self> {
+        let token_file = config
+            .bearer_token_file
+            .as_deref()
+            .map(|path| TokenFile::open(path, Instant::now()))
+            .transpose()?;
         let pid = std::process::id();
         let mut shared = SHARED.lock();
         // Clients built before a fork: dropping one would join a runtime
@@ -110,48 +142,15 @@ impl Fetcher {
             std::mem::take(&mut *shared).into_iter().partition(|e| e.1 == pid);
         std::mem::forget(inherited);
         *shared = ours;
-        if let Some((_, _, client)) = shared.iter().find(|(c, _, _)| *c == config) {
-            return Ok(Self { client: client.clone(), config, pid });
+        if let Some((_, _, clients)) = shared.iter().find(|(c, _, _)| *c == config) {
+            return Ok(Self { clients: Arc::clone(clients), config, pid, token_file });
         }
-        let client = Self::build(&config)?;
+        let clients = Arc::new(Clients::new(&config)?);
         if shared.len() >= MAX_SHARED_CLIENTS {
             shared.remove(0);
         }
-        shared.push((config.clone(), pid, client.clone()));
-        Ok(Self { client, config, pid })
-    }
-
-    /// Builds a new client (reads `ca_file` now, so a bad path fails early).
-    fn build(config: &FetchConfig) -> Result<Client> {
-        install_crypto_provider();
-        let mut headers = HeaderMap::new();
-        for (name, value) in &config.headers {
-            let name = header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| Error::Config(format!("invalid header name {name:?}: {e}")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|e| Error::Config(format!("invalid value for header {name}: {e}")))?;
-            headers.insert(name, value);
-        }
-        headers
-            .insert(header::ACCEPT, HeaderValue::from_static("application/jwk-set+json, application/json"));
-        let mut builder = Client::builder()
-            .user_agent(concat!("jwkscache/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
-            .redirect(Policy::none())
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .gzip(true);
-        let extra_roots = [config.ca_file.clone(), std::env::var("SSL_CERT_FILE").ok()];
-        for path in extra_roots.into_iter().flatten() {
-            let pem = std::fs::read(&path)
-                .map_err(|e| Error::Config(format!("cannot read CA file {path:?}: {e}")))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::Config(format!("CA file {path:?} holds no usable PEM certificate: {e}"))
-            })?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        builder.build().map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+        shared.push((config.clone(), pid, Arc::clone(&clients)));
+        Ok(Self { clients, config, pid, token_file })
     }
 
     /// True when this client was built in another process (before a fork).
@@ -164,11 +163,49 @@ impl Fetcher {
         &self.config
     }
 
-    /// GETs `url`, conditionally when `validators` are given.
+    /// GETs `url`, conditionally when `validators` are given; with a bearer
+    /// token file, its token is sent, and after a 401 the file is read again
+    /// and the request made once more.
+    /// Both requests share one `timeout`.
     pub fn get(&self, url: &str, validators: Option<&Validators>) -> Result<Fetched> {
-        let url = check_url(url, self.config.allow_insecure_http)?;
         let deadline = Instant::now() + self.config.timeout;
-        let mut request = self.client.get(url.clone());
+        let Some(file) = &self.token_file else {
+            let fetched = self.get_with(url, validators, None, deadline)?;
+            return Ok(fetched.expect("only a bearer request answers None"));
+        };
+        let token = file.current(Instant::now())?;
+        if let Some(fetched) = self.get_with(url, validators, Some(&token), deadline)? {
+            return Ok(fetched);
+        }
+        let token = file.reload(Instant::now())?;
+        self.get_with(url, validators, Some(&token), deadline)?.ok_or_else(|| {
+            Error::Fetch(format!(
+                "Fail to fetch data from the url, err: \"{url} answered 401 Unauthorized to the bearer token of {:?}, read again after a first 401\"",
+                file.path()
+            ))
+        })
+    }
+
+    /// One GET; `Ok(None)` when a request with a bearer token was answered 401.
+    fn get_with(
+        &self,
+        url: &str,
+        validators: Option<&Validators>,
+        bearer: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Option<Fetched>> {
+        let url = check_url(url, self.config.allow_insecure_http)?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: timed out\"")));
+        }
+        let mut request = self.clients.for_url(&url)?.get(url.clone()).timeout(remaining);
+        if let Some(token) = bearer {
+            let mut value = HeaderValue::try_from(format!("Bearer {token}"))
+                .map_err(|e| Error::Config(format!("invalid bearer token: {e}")))?;
+            value.set_sensitive(true);
+            request = request.header(header::AUTHORIZATION, value);
+        }
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {
                 request = request.header(header::IF_NONE_MATCH, etag);
@@ -181,7 +218,10 @@ impl Fetcher {
         let status = response.status();
         let cache = cache_headers(response.headers());
         if status == StatusCode::NOT_MODIFIED && validators.is_some() {
-            return Ok(Fetched::NotModified { cache });
+            return Ok(Some(Fetched::NotModified { cache }));
+        }
+        if status == StatusCode::UNAUTHORIZED && bearer.is_some() {
+            return Ok(None);
         }
         if status.is_redirection() {
             let to = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("?");
@@ -199,7 +239,7 @@ impl Fetcher {
             last_modified: header_str(response.headers(), &header::LAST_MODIFIED),
         };
         let body = read_bounded(response, self.config.max_body_bytes, deadline, &url)?;
-        Ok(Fetched::Body { body, cache, validators })
+        Ok(Some(Fetched::Body { body, cache, validators }))
     }
 
     /// OIDC discovery: the `jwks_uri` of `issuer`, whose document must name
@@ -222,6 +262,81 @@ impl Fetcher {
             None => Err(Error::Fetch(format!("OIDC discovery document at {url} has no \"jwks_uri\""))),
         }
     }
+}
+
+impl Clients {
+    /// Builds the plain-http client; the https one waits for its first use.
+    /// The extra CA files are opened now, so a bad path fails here.
+    fn new(config: &FetchConfig) -> Result<Self> {
+        install_crypto_provider();
+        let from_env = if config.ca_only { None } else { std::env::var("SSL_CERT_FILE").ok() };
+        let ca_files: Vec<String> = [config.ca_file.clone(), from_env].into_iter().flatten().collect();
+        for path in &ca_files {
+            std::fs::File::open(path)
+                .map_err(|e| Error::Config(format!("cannot read CA file {path:?}: {e}")))?;
+        }
+        // No root at all: this client never completes a TLS handshake.
+        let plain = Self::builder(config)?.tls_certs_only([]).build().map_err(|e| build_error(&e))?;
+        Ok(Self { plain, tls: OnceLock::new(), ca_files, config: config.clone() })
+    }
+
+    /// The https client: the system roots plus the CA files (the CA file
+    /// alone with `ca_only`).
+    fn build_tls(&self) -> std::result::Result<Client, String> {
+        let mut builder = Self::builder(&self.config).map_err(|e| e.to_string())?;
+        let mut only = Vec::new();
+        for path in &self.ca_files {
+            let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {path:?}: {e}"))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("CA file {path:?} holds no usable PEM certificate: {e}"))?;
+            if self.config.ca_only {
+                only.extend(certs);
+            } else {
+                builder = builder.tls_certs_merge(certs);
+            }
+        }
+        if self.config.ca_only {
+            builder = builder.tls_certs_only(only);
+        }
+        builder.build().map_err(|e| build_error(&e).to_string())
+    }
+
+    /// The client to reach `url` with.
+    fn for_url(&self, url: &Url) -> Result<&Client> {
+        if url.scheme() != "https" {
+            return Ok(&self.plain);
+        }
+        self.tls
+            .get_or_init(|| self.build_tls())
+            .as_ref()
+            .map_err(|e| Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: {e}\"")))
+    }
+
+    /// A client builder with the settings common to both clients.
+    fn builder(config: &FetchConfig) -> Result<reqwest::blocking::ClientBuilder> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let name = header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| Error::Config(format!("invalid header name {name:?}: {e}")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| Error::Config(format!("invalid value for header {name}: {e}")))?;
+            headers.insert(name, value);
+        }
+        headers
+            .insert(header::ACCEPT, HeaderValue::from_static("application/jwk-set+json, application/json"));
+        Ok(Client::builder()
+            .user_agent(concat!("jwkscache/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .redirect(Policy::none())
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .gzip(true))
+    }
+}
+
+fn build_error(error: &reqwest::Error) -> Error {
+    Error::Config(format!("cannot build the HTTP client: {error}"))
 }
 
 /// A URL we may fetch: http(s) only; plain http only to loopback unless allowed.

@@ -1,10 +1,14 @@
 //! JWK Set bytes -> usable keys, parsed once, plus the keys skipped and why.
 //!
 //! Rules (RFC 7517; documented in the README):
-//! - A key is usable when `kty` is `RSA`, `use` (if present) is `sig`,
-//!   `key_ops` (if present) contains `verify`, `alg` (if present) is in the
-//!   allow-list, and `n`/`e` decode to a 2048..=8192-bit key. Any other key is
-//!   skipped with its reason; it never makes the whole set fail.
+//! - A key is usable when `use` (if present) is `sig`, `key_ops` (if
+//!   present) contains `verify`, an algorithm it verifies is in the allow-list
+//!   (its own `alg` if it states one, which must fit the key), and its
+//!   material is valid: `kty` RSA with `n`/`e` a 2048..=8192-bit key (RS*,
+//!   PS*); `kty` EC with `crv` P-256, P-384 or P-521 and `x`/`y` a point of
+//!   the curve's exact size (ES256, ES384, ES512 respectively, nothing else);
+//!   `kty` OKP with `crv` Ed25519 and a 32-byte `x` (EdDSA). Any other key
+//!   is skipped with its reason; it never makes the whole set fail.
 //! - Duplicate `kid`: the first usable key wins, later ones are skipped.
 //! - A key without `kid` is usable, but only a token without `kid` can select
 //!   it, and only when it is the one usable key of the set.
@@ -18,7 +22,7 @@ use base64::{alphabet, Engine};
 use serde_json::{Map, Value};
 
 use crate::errors::{Error, Result};
-use crate::verify::{Alg, RsaPublicKey};
+use crate::verify::{Alg, Curve, EcPublicKey, Ed25519PublicKey, PublicKey, RsaPublicKey};
 
 /// Most keys kept from one set; the rest are skipped (bounds memory and lookup).
 pub const MAX_KEYS: usize = 100;
@@ -38,7 +42,7 @@ pub struct Jwk {
     /// The key's own `alg`, if it states one; a token must then use exactly it.
     pub alg: Option<Alg>,
     /// The key material, validated.
-    pub key: RsaPublicKey,
+    pub key: PublicKey,
     /// The JWK object as it was published (JSON text), for `jwt.PyJWK`.
     pub json: String,
 }
@@ -63,21 +67,27 @@ pub struct JwkSet {
     skipped: Vec<SkippedKey>,
 }
 
+/// A JWK Set document's JSON: refused whole if any object in it (the set,
+/// a key) names a member twice, as no reading of it is the issuer's alone.
+fn document(bytes: &[u8]) -> Result<Value> {
+    let value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::JwkSet(format!("Invalid JWK Set value: not JSON ({e})")))?;
+    crate::pick::refuse_duplicate_members(bytes)
+        .map_err(|e| Error::JwkSet(format!("Invalid JWK Set value: {e}")))?;
+    Ok(value)
+}
+
 impl JwkSet {
     /// Parses a JWK Set document, keeping keys usable with `allowed`.
     pub fn parse(bytes: &[u8], allowed: &[Alg]) -> Result<Self> {
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| Error::JwkSet(format!("Invalid JWK Set value: not JSON ({e})")))?;
-        Self::from_value(&value, allowed)
+        Self::from_value(&document(bytes)?, allowed)
     }
 
     /// Like [`JwkSet::parse`], but a well-formed set whose keys are all
     /// unusable (or `{"keys": []}`) gives an empty set instead of an error:
     /// from an issuer, that is its word that no key is valid now.
     pub fn parse_allowing_no_usable_key(bytes: &[u8], allowed: &[Alg]) -> Result<Self> {
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| Error::JwkSet(format!("Invalid JWK Set value: not JSON ({e})")))?;
-        Self::build(&value, allowed)
+        Self::build(&document(bytes)?, allowed)
     }
 
     /// Builds the set from an already parsed document.
@@ -197,8 +207,8 @@ fn parse_key(entry: &Value, allowed: &[Alg]) -> std::result::Result<Jwk, String>
         Some(_) => return Err("\"kty\" is not a string".into()),
         None => return Err("\"kty\" is missing".into()),
     };
-    if kty != "RSA" {
-        return Err(format!("kty {kty:?} is not supported (RSA keys only)"));
+    if !matches!(kty, "RSA" | "EC" | "OKP") {
+        return Err(format!("kty {kty:?} is not supported (RSA, EC and OKP keys only)"));
     }
     let kid = match object.get("kid") {
         None => None,
@@ -224,12 +234,62 @@ fn parse_key(entry: &Value, allowed: &[Alg]) -> std::result::Result<Jwk, String>
         },
         Some(_) => return Err("\"alg\" is not a string".into()),
     };
-    let n = b64_field(object, "n")?;
-    let e = b64_field(object, "e")?;
-    let key = RsaPublicKey::from_components(&n, &e)?;
+    let key = match kty {
+        "RSA" => {
+            let n = b64_field(object, "n")?;
+            let e = b64_field(object, "e")?;
+            PublicKey::Rsa(RsaPublicKey::from_components(&n, &e)?)
+        }
+        "EC" => {
+            let curve = match object.get("crv") {
+                Some(Value::String(crv)) => Curve::from_name(crv)
+                    .ok_or_else(|| format!("crv {crv:?} is not supported (P-256, P-384 and P-521 only)"))?,
+                Some(_) => return Err("\"crv\" is not a string".into()),
+                None => return Err("\"crv\" is missing".into()),
+            };
+            let x = b64_field(object, "x")?;
+            let y = b64_field(object, "y")?;
+            PublicKey::Ec(EcPublicKey::from_coordinates(curve, &x, &y)?)
+        }
+        _ => {
+            match object.get("crv") {
+                Some(Value::String(crv)) if crv == "Ed25519" => {}
+                Some(Value::String(crv)) => {
+                    return Err(format!("crv {crv:?} is not supported (OKP keys: Ed25519 only)"))
+                }
+                Some(_) => return Err("\"crv\" is not a string".into()),
+                None => return Err("\"crv\" is missing".into()),
+            }
+            PublicKey::Ed25519(Ed25519PublicKey::from_bytes(&b64_field(object, "x")?)?)
+        }
+    };
+    usable_for(&key, alg, allowed)?;
     key.prepare(alg.as_ref().map_or(allowed, std::slice::from_ref));
     let json = Value::Object(object.clone()).to_string();
     Ok(Jwk { kid, alg, key, json })
+}
+
+/// Checks a key that verifies `verifies` can serve: its own `alg` (already
+/// known allowed) must be one of them, or one of them must be allowed.
+fn usable_for(key: &PublicKey, alg: Option<Alg>, allowed: &[Alg]) -> std::result::Result<(), String> {
+    let verifies = key.algorithms();
+    let what = match key {
+        PublicKey::Rsa(_) => "an RSA key".to_owned(),
+        PublicKey::Ec(key) => format!("an EC {} key", key.curve().name()),
+        PublicKey::Ed25519(_) => "an Ed25519 key".to_owned(),
+    };
+    match alg {
+        Some(alg) if !verifies.contains(&alg) => {
+            Err(format!("alg {:?} does not fit the key: {what} verifies {}", alg.name(), names(verifies)))
+        }
+        Some(_) => Ok(()),
+        None if verifies.iter().any(|alg| allowed.contains(alg)) => Ok(()),
+        None => Err(format!(
+            "{what} verifies {}, none of which is among the allowed algorithms {}",
+            names(verifies),
+            names(allowed)
+        )),
+    }
 }
 
 fn b64_field(object: &Map<String, Value>, name: &str) -> std::result::Result<Vec<u8>, String> {
@@ -267,6 +327,22 @@ pub(crate) fn json_type(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_member_given_twice_refuses_the_whole_set() {
+        let key = a1()["keys"][1].to_string();
+        let issuer = format!(r#"{{"keys":[{key}]}}"#);
+        assert_eq!(JwkSet::parse(issuer.as_bytes(), &[Alg::RS256]).unwrap().len(), 1);
+        let appended = format!(r#"{{"keys":[{key}],"keys":[]}}"#);
+        let kid_twice = key.replacen('{', r#"{"kid":"other","#, 1);
+        let nested = format!(r#"{{"keys":[{key}],"x":{{"a":1,"a":2}}}}"#);
+        for document in [appended, format!(r#"{{"keys":[{kid_twice}]}}"#), nested] {
+            match JwkSet::parse_allowing_no_usable_key(document.as_bytes(), &[Alg::RS256]) {
+                Err(Error::JwkSet(message)) => assert!(message.contains("given twice"), "{message}"),
+                other => panic!("{document}: {other:?}"),
+            }
+        }
+    }
     use serde_json::json;
 
     // RFC 7517 A.1 (also in tests/vectors/rfc).
@@ -289,6 +365,8 @@ mod tests {
         assert_eq!(set.len(), 1);
         assert_eq!(set.keys()[0].kid.as_deref(), Some("2011-04-29"));
         assert_eq!(set.keys()[0].key.bits(), 2048);
+        let both = JwkSet::from_value(&a1(), &[Alg::RS256, Alg::ES256]).unwrap();
+        assert_eq!(both.len(), 1, "the EC key is for encryption");
         assert_eq!(set.skipped().len(), 1);
         assert_eq!(set.skipped()[0].kty.as_deref(), Some("EC"));
     }
@@ -315,7 +393,7 @@ mod tests {
         assert_eq!(set.len(), 1);
         let reasons: Vec<&str> = set.skipped().iter().map(|s| s.reason.as_str()).collect();
         assert!(reasons[0].contains("\"oct\""));
-        assert!(reasons[1].contains("\"OKP\""));
+        assert!(reasons[1].contains("an Ed25519 key is 32"), "{}", reasons[1]);
         assert!(reasons[2].contains("not \"sig\""));
         assert!(reasons[3].contains("verify"));
         assert!(reasons[4].contains("RS512"));
@@ -323,6 +401,55 @@ mod tests {
         assert!(reasons[6].contains("minimum"));
         assert!(reasons[7].contains("JSON object"));
         assert!(reasons[8].contains("duplicate kid"));
+    }
+
+    #[test]
+    fn ec_and_okp_keys_serve_their_one_algorithm() {
+        let a3: Value =
+            serde_json::from_str(include_str!("../../../tests/vectors/rfc/rfc7515_a3_es256_jws.json"))
+                .unwrap();
+        let ed: Value =
+            serde_json::from_str(include_str!("../../../tests/vectors/rfc/rfc8037_a4_ed25519_jws.json"))
+                .unwrap();
+        let with = |key: &Value, kid: &str, extra: Value| {
+            let mut key = key.clone();
+            key.as_object_mut().unwrap().remove("d");
+            key["kid"] = json!(kid);
+            for (name, value) in extra.as_object().unwrap() {
+                key[name] = value.clone();
+            }
+            key
+        };
+        let doc = json!({"keys": [
+            rsa_key("rsa"),
+            with(&a3["jwk"], "p256", json!({})),
+            with(&a3["jwk"], "p256-alg", json!({"alg": "ES256"})),
+            with(&ed["jwk"], "ed", json!({"alg": "EdDSA"})),
+            with(&a3["jwk"], "k1", json!({"crv": "secp256k1"})),
+            with(&ed["jwk"], "ed448", json!({"crv": "Ed448"})),
+            with(&a3["jwk"], "lies", json!({"alg": "ES512"})),
+            with(&a3["jwk"], "short", json!({"x": "AAAA"})),
+        ]});
+        let names = |set: &JwkSet| set.keys().iter().map(|k| k.kid.clone().unwrap()).collect::<Vec<_>>();
+        // The default allow-list: the EC and OKP keys are skipped, saying why.
+        let set = JwkSet::from_value(&doc, &[Alg::RS256]).unwrap();
+        assert_eq!(names(&set), ["rsa"]);
+        let reasons: Vec<&str> = set.skipped().iter().map(|s| s.reason.as_str()).collect();
+        assert!(reasons[0].contains("an EC P-256 key verifies [\"ES256\"], none of which"), "{}", reasons[0]);
+        assert!(reasons[1].contains("\"ES256\" is not among the allowed"), "{}", reasons[1]);
+        let all = JwkSet::from_value(&doc, &Alg::ALL).unwrap();
+        assert_eq!(names(&all), ["rsa", "p256", "p256-alg", "ed"]);
+        let reasons: Vec<&str> = all.skipped().iter().map(|s| s.reason.as_str()).collect();
+        assert!(reasons[0].contains("crv \"secp256k1\" is not supported"));
+        assert!(reasons[1].contains("crv \"Ed448\" is not supported"));
+        assert!(reasons[2].contains("alg \"ES512\" does not fit the key"));
+        assert!(reasons[3].contains("\"x\" is 3 bytes"));
+        assert_eq!(all.keys()[1].key.kty(), "EC");
+        assert_eq!(all.keys()[3].key.algorithms(), &[Alg::EdDSA]);
+        // Only ES256 allowed: the RS256 key is skipped.
+        let es = JwkSet::from_value(&doc, &[Alg::ES256]).unwrap();
+        assert_eq!(names(&es), ["p256", "p256-alg"]);
+        assert!(es.skipped()[0].reason.contains("\"RS256\" is not among the allowed"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::claims::Claims;
 use crate::errors::{Error, Result};
 use crate::jwk::{names, Jwk};
 use crate::pick::Strictness;
-use crate::verify::Alg;
+use crate::verify::{Alg, UNSERVABLE};
 
 /// Default bound on a token's length, checked before any parsing.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -27,6 +27,7 @@ pub struct Header {
     alg: Option<Value>,
     kid: Option<Value>,
     crit: Option<Value>,
+    b64: Option<Value>,
 }
 
 impl Header {
@@ -38,9 +39,9 @@ impl Header {
         if !json.trim_start().starts_with('{') {
             return Err(Error::decode("Invalid header string: must be a json object"));
         }
-        let [alg, kid, crit] = crate::pick::pick(&json, &["alg", "kid", "crit"], strictness)
+        let [alg, kid, crit, b64] = crate::pick::pick(&json, &["alg", "kid", "crit", "b64"], strictness)
             .map_err(|e| Error::decode(format!("Invalid header string: {e}")))?;
-        Ok(Self { json, alg, kid, crit })
+        Ok(Self { json, alg, kid, crit, b64 })
     }
 
     /// The header's JSON text.
@@ -55,6 +56,31 @@ impl Header {
             Some(Value::String(kid)) => Ok(Some(kid)),
             Some(_) => Err(Error::InvalidToken("Key ID header parameter must be a string".into())),
         }
+    }
+
+    /// Refuses an unencoded payload (RFC 7797 `"b64": false`), in PyJWT's
+    /// order, classes and words: a JWT's payload is always base64url, and
+    /// reading an unencoded one as base64url would verify other bytes than
+    /// its signer signed. `payload_segment` is the token's, still encoded.
+    fn refuse_unencoded(&self, payload_segment: &[u8]) -> Result<()> {
+        if self.b64 != Some(Value::Bool(false)) {
+            return Ok(());
+        }
+        if !payload_segment.is_empty() {
+            return Err(Error::decode("Payload segment must be empty when 'b64' is false."));
+        }
+        let listed = self
+            .crit
+            .as_ref()
+            .and_then(Value::as_array)
+            .is_some_and(|crit| crit.contains(&Value::from("b64")));
+        Err(if listed {
+            Error::decode(
+                "It is required that you pass in a value for the \"detached_payload\" argument to decode a message having the b64 header set to false.",
+            )
+        } else {
+            Error::InvalidToken("The 'b64' header parameter requires 'b64' to be listed in 'crit'.".into())
+        })
     }
 
     /// Refuses any `crit`: this verifier implements no extension.
@@ -94,6 +120,7 @@ impl<'a> Token<'a> {
         // PyJWT's order: the header decoded and parsed, then the payload and
         // signature decoded.
         let header = Header::parse(b64("header", header)?, Strictness::Full)?;
+        header.refuse_unencoded(payload)?;
         let payload = b64("payload", payload)?;
         let signature = b64("crypto", signature)?;
         Ok(Self { signing_input, header, payload, signature })
@@ -111,8 +138,8 @@ impl<'a> Token<'a> {
 
     /// Checks the header against the allow-list and returns the algorithm.
     ///
-    /// `alg` must be present and allowed (the allow-list holds RSA algorithms
-    /// only, so `none` and `HS*` never pass); any `crit` is refused, as this
+    /// `alg` must be present and allowed (the allow-list never holds `none`
+    /// or `HS*`: [`allow_list`] leaves them out); any `crit` is refused, as this
     /// verifier implements no extension.
     pub fn algorithm(&self, allowed: &[Alg]) -> Result<Alg> {
         let alg = match &self.header.alg {
@@ -129,13 +156,7 @@ impl<'a> Token<'a> {
 
     /// Verifies the signature with `key`; the key's own `alg` must agree.
     pub fn verify(&self, alg: Alg, key: &Jwk) -> Result<()> {
-        if let Some(key_alg) = key.alg {
-            if key_alg != alg {
-                return Err(Error::InvalidAlgorithm(format!(
-                    "The key's alg {key_alg} does not match the token's alg {alg}"
-                )));
-            }
-        }
+        key_agrees(key, alg)?;
         key.key.verify(alg, self.signing_input, &self.signature)
     }
 
@@ -188,31 +209,72 @@ impl fmt::Debug for Verified {
     }
 }
 
-/// Parses `token`, checks its header against `allowed`, asks `find_key` for
-/// the key its `kid` selects, verifies the signature and takes the claims
-/// (checked as UTF-8 and an object's start; parsed on first use: [`Claims`]).
+/// A token parsed, its header checked against the allow-list and its key
+/// found: everything that can refuse it before the signature check, which
+/// is all that [`Checked::verify`] has left to do.
+#[derive(Debug)]
+pub struct Checked<'a> {
+    token: Token<'a>,
+    alg: Alg,
+    kid: Option<String>,
+    key: Arc<Jwk>,
+}
+
+/// Parses `token`, checks its header against `allowed`, and asks `find_key`
+/// for the key its `kid` selects (whose own `alg` must agree): cheap, next
+/// to the signature check.
+pub fn check_token<'a>(
+    token: &'a [u8],
+    allowed: &[Alg],
+    max_len: usize,
+    find_key: impl FnOnce(Option<&str>) -> Result<Arc<Jwk>>,
+) -> Result<Checked<'a>> {
+    let parsed = Token::parse(token, max_len)?;
+    let alg = parsed.algorithm(allowed)?;
+    let kid = parsed.kid()?.map(str::to_owned);
+    let key = find_key(kid.as_deref())?;
+    key_agrees(&key, alg)?;
+    Ok(Checked { token: parsed, alg, kid, key })
+}
+
+impl Checked<'_> {
+    /// Verifies the signature and takes the claims (checked as UTF-8 and an
+    /// object's start; parsed on first use: [`Claims`]).
+    pub fn verify(self) -> Result<Verified> {
+        let Self { token, alg, kid, key } = self;
+        key.key.verify(alg, token.signing_input, &token.signature)?;
+        let Token { header, payload, signature, .. } = token;
+        Ok(Verified {
+            header,
+            // Parsed on first use, or by the caller's own parse (the bindings').
+            claims: Claims::new(payload)?,
+            signature,
+            kid,
+            key,
+            alg,
+            attachment: OnceLock::new(),
+        })
+    }
+}
+
+/// Refuses a key whose own `alg` is not the token's.
+fn key_agrees(key: &Jwk, alg: Alg) -> Result<()> {
+    match key.alg {
+        Some(key_alg) if key_alg != alg => Err(Error::InvalidAlgorithm(format!(
+            "The key's alg {key_alg} does not match the token's alg {alg}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// [`check_token`], then [`Checked::verify`].
 pub fn verify_token(
     token: &[u8],
     allowed: &[Alg],
     max_len: usize,
     find_key: impl FnOnce(Option<&str>) -> Result<Arc<Jwk>>,
 ) -> Result<Verified> {
-    let parsed = Token::parse(token, max_len)?;
-    let alg = parsed.algorithm(allowed)?;
-    let kid = parsed.kid()?.map(str::to_owned);
-    let key = find_key(kid.as_deref())?;
-    parsed.verify(alg, &key)?;
-    let Token { header, payload, signature, .. } = parsed;
-    Ok(Verified {
-        header,
-        // Parsed on first use, or by the caller's own parse (the bindings').
-        claims: Claims::new(payload)?,
-        signature,
-        kid,
-        key,
-        alg,
-        attachment: OnceLock::new(),
-    })
+    check_token(token, allowed, max_len, find_key)?.verify()
 }
 
 /// The error for a token whose `kid` selects no key, in PyJWT's words.
@@ -240,6 +302,27 @@ pub fn unverified_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
     Ok(Header::parse(b64("header", &token[..end])?, Strictness::Skim)?.kid()?.map(str::to_owned))
 }
 
+/// The `iss` claim of a token, decoding its payload segment only (the token
+/// is not verified): what a router of tokens to their issuer's own keys
+/// reads. `None` when the claim is absent; an error when it is not a string,
+/// or the segment is not base64url holding a JSON object.
+pub fn unverified_issuer(token: &[u8], max_len: usize) -> Result<Option<String>> {
+    let (_, payload, _) = split(token, max_len)?;
+    let payload = b64("payload", payload)?;
+    let text = std::str::from_utf8(&payload)
+        .map_err(|e| Error::decode(format!("Invalid payload string: not UTF-8 ({e})")))?;
+    if !text.trim_start().starts_with('{') {
+        return Err(Error::decode("Invalid payload string: must be a json object"));
+    }
+    let [iss] = crate::pick::pick(text, &["iss"], Strictness::Full)
+        .map_err(|e| Error::decode(format!("Invalid payload string: {e}")))?;
+    match iss {
+        None => Ok(None),
+        Some(Value::String(iss)) => Ok(Some(iss)),
+        Some(_) => Err(Error::InvalidIssuer("Invalid issuer".into())),
+    }
+}
+
 /// The `kid` of a token that is well formed the way PyJWT's
 /// `decode_complete(..., verify_signature=False)` requires: three segments,
 /// base64url in each, header and payload JSON objects, no unsupported
@@ -251,6 +334,7 @@ pub fn checked_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
     // Skimmed, as PyJWT's json.loads would take it: the drop-in must not
     // refuse a token PyJWT's own jwt.decode then accepts.
     let header = Header::parse(b64("header", header)?, Strictness::Skim)?;
+    header.refuse_unencoded(payload)?;
     let payload = b64("payload", payload)?;
     b64("crypto", signature)?;
     header.refuse_crit()?;
@@ -271,23 +355,31 @@ fn check_claims_syntax(payload: &[u8]) -> Result<()> {
         .map_err(|e| Error::decode(format!("Invalid payload string: {e}")))
 }
 
-/// The algorithms, checked: every name must be one this crate verifies.
+/// The algorithms, checked: every name must be one this crate verifies, or
+/// one PyJWT knows that no JWK Set can serve ([`UNSERVABLE`]: `none`, `HS*`),
+/// which is accepted and left out, so a token using it is refused with
+/// [`Error::InvalidAlgorithm`]. Any other name is a [`Error::Config`].
 pub fn allow_list<S: AsRef<str>>(algorithms: &[S]) -> Result<Vec<Alg>> {
     if algorithms.is_empty() {
         return Err(Error::Config("algorithms must name at least one algorithm".into()));
     }
-    algorithms
-        .iter()
-        .map(|name| {
-            Alg::from_name(name.as_ref()).ok_or_else(|| {
-                Error::Config(format!(
-                    "algorithm {:?} is not supported: jwkscache verifies {}",
-                    name.as_ref(),
+    let mut allowed = Vec::with_capacity(algorithms.len());
+    for name in algorithms {
+        let name = name.as_ref();
+        match Alg::from_name(name) {
+            Some(alg) if !allowed.contains(&alg) => allowed.push(alg),
+            Some(_) => {}
+            None if UNSERVABLE.contains(&name) => {}
+            None => {
+                return Err(Error::Config(format!(
+                    "algorithm {name:?} is not supported: jwkscache verifies {} (and accepts {UNSERVABLE:?}, \
+                     whose keys no JWK Set serves, refusing their tokens)",
                     names(&Alg::ALL)
-                ))
-            })
-        })
-        .collect()
+                )))
+            }
+        }
+    }
+    Ok(allowed)
 }
 
 /// The three segments of a compact JWS of at most `max_len` bytes.
@@ -337,6 +429,8 @@ mod tests {
     use serde_json::Map;
 
     const RFC7515_A2: &str = include_str!("../../../tests/vectors/rfc/rfc7515_a2_rs256_jws.json");
+    const RFC7515_A3: &str = include_str!("../../../tests/vectors/rfc/rfc7515_a3_es256_jws.json");
+    const RFC8037_A4: &str = include_str!("../../../tests/vectors/rfc/rfc8037_a4_ed25519_jws.json");
     const RFC7520_4_1: &str =
         include_str!("../../../tests/vectors/jose-cookbook/rfc7520_4_1.rsa_v15_signature.json");
     const RFC7520_KEY: &str =
@@ -469,12 +563,116 @@ mod tests {
     }
 
     #[test]
-    fn allow_list_names_only_rsa() {
+    fn allow_list_names_verifiable_algorithms() {
         assert_eq!(allow_list(&["RS256", "PS512"]).unwrap(), vec![Alg::RS256, Alg::PS512]);
-        for bad in ["none", "HS256", "ES256"] {
-            assert!(matches!(allow_list(&[bad]), Err(Error::Config(m)) if m.contains(bad)));
+        assert_eq!(allow_list(&["ES256", "EdDSA", "ES256"]).unwrap(), vec![Alg::ES256, Alg::EdDSA]);
+        // PyJWT's names for what a JWK Set never serves: accepted, left out.
+        assert_eq!(allow_list(&["RS256", "HS256", "none"]).unwrap(), vec![Alg::RS256]);
+        assert_eq!(allow_list(&["HS512"]).unwrap(), Vec::<Alg>::new());
+        for bad in ["rs256", "ES256K", "HS1", ""] {
+            assert!(matches!(allow_list(&[bad]), Err(Error::Config(m)) if m.contains(&format!("{bad:?}"))));
         }
         assert!(allow_list::<&str>(&[]).is_err());
+    }
+
+    #[test]
+    fn unverified_issuer_reads_the_payload_only() {
+        let (_, token) = a2();
+        assert_eq!(unverified_issuer(token.as_bytes(), DEFAULT_MAX_TOKEN_BYTES), Ok(Some("joe".into())));
+        let enc = |text: &str| URL_SAFE_NO_PAD.encode(text);
+        let with = |payload: &str| format!("{}.{}.c2ln", enc(r#"{"alg":"RS256"}"#), enc(payload));
+        assert_eq!(unverified_issuer(with("{}").as_bytes(), 100), Ok(None));
+        assert!(matches!(
+            unverified_issuer(with(r#"{"iss":7}"#).as_bytes(), 100),
+            Err(Error::InvalidIssuer(_))
+        ));
+        for bad in [with("[1]"), with("{"), "a.b".into(), with(&"x".repeat(200))] {
+            assert!(matches!(unverified_issuer(bad.as_bytes(), 100), Err(Error::Decode(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unservable_algorithms_are_refused_per_token() {
+        let (set, token) = a2();
+        let rest = token.split_once('.').unwrap().1;
+        let allowed = allow_list(&["RS256", "HS256", "none"]).unwrap();
+        for alg in ["HS256", "none"] {
+            let forged = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(json!({ "alg": alg }).to_string()));
+            let parsed = Token::parse(forged.as_bytes(), DEFAULT_MAX_TOKEN_BYTES).unwrap();
+            assert!(matches!(parsed.algorithm(&allowed), Err(Error::InvalidAlgorithm(_))), "{alg}");
+        }
+        assert!(check(&set, &token).is_ok());
+    }
+
+    #[test]
+    fn rfc7515_a3_es256_verifies_and_binds_its_curve() {
+        let vector: Value = serde_json::from_str(RFC7515_A3).unwrap();
+        let mut jwk = vector["jwk"].clone();
+        jwk.as_object_mut().unwrap().remove("d");
+        let set = JwkSet::from_value(&json!({"keys": [jwk]}), &[Alg::ES256]).unwrap();
+        let compact = vector["compact"].as_str().unwrap();
+        let token = Token::parse(compact.as_bytes(), DEFAULT_MAX_TOKEN_BYTES).unwrap();
+        let alg = token.algorithm(&[Alg::ES256, Alg::ES384]).unwrap();
+        let key = set.select(None).unwrap();
+        token.verify(alg, key).unwrap();
+        assert_eq!(token.claims().unwrap().map()["iss"], "joe");
+        // The same signature DER-encoded (r and s as INTEGERs) is refused.
+        let raw = URL_SAFE_NO_PAD.decode(compact.rsplit('.').next().unwrap()).unwrap();
+        let der = der_signature(&raw[..32], &raw[32..]);
+        let (input, _) = compact.rsplit_once('.').unwrap();
+        let der_token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(der));
+        let parsed = Token::parse(der_token.as_bytes(), DEFAULT_MAX_TOKEN_BYTES).unwrap();
+        assert_eq!(parsed.verify(Alg::ES256, key), Err(Error::InvalidSignature));
+        // Its token header claims ES384: the P-256 key refuses it.
+        assert!(
+            matches!(token.verify(Alg::ES384, key), Err(Error::InvalidAlgorithm(m)) if m.contains("P-256"))
+        );
+        // A P-256 key that states alg ES384 is skipped: the alg is bound to the curve.
+        let mut lying = vector["jwk"].clone();
+        lying["alg"] = json!("ES384");
+        let err = JwkSet::from_value(&json!({"keys": [lying]}), &[Alg::ES384]).unwrap_err();
+        assert!(err.to_string().contains("does not fit the key"), "{err}");
+    }
+
+    #[test]
+    fn rfc8037_a4_a5_ed25519_verifies() {
+        let vector: Value = serde_json::from_str(RFC8037_A4).unwrap();
+        let mut jwk = vector["jwk"].clone();
+        jwk.as_object_mut().unwrap().remove("d");
+        let set = JwkSet::from_value(&json!({"keys": [jwk]}), &[Alg::EdDSA]).unwrap();
+        let compact = vector["compact"].as_str().unwrap();
+        let token = Token::parse(compact.as_bytes(), DEFAULT_MAX_TOKEN_BYTES).unwrap();
+        let alg = token.algorithm(&[Alg::EdDSA]).unwrap();
+        let key = set.select(None).unwrap();
+        // A.5: the signature validates; the payload is text, not claims.
+        token.verify(alg, key).unwrap();
+        assert_eq!(token.payload(), b"Example of Ed25519 signing");
+        assert!(matches!(token.claims(), Err(Error::Decode(_))));
+        let mut parts: Vec<&str> = compact.split('.').collect();
+        let other = URL_SAFE_NO_PAD.encode("Example of Ed25519 signinG");
+        parts[1] = &other;
+        let forged_text = parts.join(".");
+        let forged = Token::parse(forged_text.as_bytes(), DEFAULT_MAX_TOKEN_BYTES).unwrap();
+        assert_eq!(forged.verify(alg, key), Err(Error::InvalidSignature));
+        assert!(matches!(token.algorithm(&[Alg::ES256]), Err(Error::InvalidAlgorithm(_))));
+    }
+
+    /// `SEQUENCE { INTEGER r, INTEGER s }`, as X.509 and OpenSSL write ECDSA.
+    fn der_signature(r: &[u8], s: &[u8]) -> Vec<u8> {
+        let int = |v: &[u8]| {
+            let v = &v[v.iter().position(|&b| b != 0).unwrap_or(v.len() - 1)..];
+            let mut out = vec![2];
+            if v[0] & 0x80 != 0 {
+                out.push(u8::try_from(v.len() + 1).unwrap());
+                out.push(0);
+            } else {
+                out.push(u8::try_from(v.len()).unwrap());
+            }
+            out.extend_from_slice(v);
+            out
+        };
+        let body = [int(r), int(s)].concat();
+        [vec![0x30, u8::try_from(body.len()).unwrap()], body].concat()
     }
 
     #[test]

@@ -12,12 +12,15 @@ pub mod client;
 pub mod errors;
 pub mod fetch;
 pub mod fork;
+pub mod handoff;
+pub mod in_cluster;
 pub mod jwk;
 pub mod jws;
 pub mod mac;
 pub mod pick;
 pub mod shared;
 pub mod token_cache;
+pub mod token_file;
 pub mod verify;
 
 pub use errors::{Error, Result};

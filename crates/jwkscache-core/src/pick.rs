@@ -53,6 +53,74 @@ pub fn pick<const N: usize>(
     Ok(slots)
 }
 
+/// Checks that no object in `json` names a member twice (a JWK Set read by
+/// its last `keys` would trust what a proxy reading the first never saw).
+pub fn refuse_duplicate_members(json: &[u8]) -> std::result::Result<(), serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    Unique.deserialize(&mut deserializer)?;
+    deserializer.end()
+}
+
+/// Walks a JSON value, refusing an object that names a member twice.
+#[derive(Clone, Copy)]
+struct Unique;
+
+impl<'de> DeserializeSeed<'de> for Unique {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Unique {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if !seen.insert(name.clone()) {
+                return Err(de::Error::custom(format_args!("the member {name:?} is given twice")));
+            }
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+}
+
 /// Parses `json`, one JSON value and nothing after it, whole (with
 /// [`ValueSeed`]'s rule for the number marker).
 pub fn pick_all(json: &str) -> std::result::Result<Value, serde_json::Error> {

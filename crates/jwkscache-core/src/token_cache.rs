@@ -7,7 +7,16 @@
 //! signature) and hold the whole token, compared byte for byte on a hit, so a
 //! token that shares a key or reuses a cached signature with another header
 //! or payload never hits.
+//!
+//! Admission: a token is remembered on its second verification, not its
+//! first (a doorkeeper of fingerprints, as in TinyLFU), so a stream of
+//! one-off tokens costs what it costs with the cache off and never evicts
+//! the tokens that do come back. The doorkeeper remembers at least the last
+//! `capacity` distinct tokens verified, so a token presented twice within
+//! them is a hit from its third presentation on.
 
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
@@ -20,9 +29,14 @@ use crate::jws::Verified;
 /// Default number of tokens kept.
 pub const DEFAULT_TOKEN_CACHE_SIZE: usize = 1024;
 
-/// A bounded LRU of verified tokens.
+/// A bounded LRU of verified tokens, admitted on their second verification.
 pub struct TokenCache {
-    entries: Option<Mutex<LruCache<Key, Entry>>>,
+    entries: Option<Mutex<Entries>>,
+}
+
+struct Entries {
+    lru: LruCache<Key, Entry, Fingerprinted>,
+    doorkeeper: Doorkeeper,
 }
 
 /// An entry's key: the start of the token's signature segment.
@@ -42,17 +56,21 @@ impl std::fmt::Debug for TokenCache {
 impl TokenCache {
     /// A cache of at most `capacity` tokens; 0 turns it off.
     pub fn new(capacity: usize) -> Self {
-        Self { entries: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))) }
+        let entries = NonZeroUsize::new(capacity).map(|c| Entries {
+            lru: LruCache::with_hasher(c, Fingerprinted::default()),
+            doorkeeper: Doorkeeper::new(c.get()),
+        });
+        Self { entries: entries.map(Mutex::new) }
     }
 
     /// Most tokens kept (0: off).
     pub fn capacity(&self) -> usize {
-        self.entries.as_ref().map_or(0, |e| e.lock().cap().get())
+        self.entries.as_ref().map_or(0, |e| e.lock().lru.cap().get())
     }
 
     /// Tokens held now.
     pub fn len(&self) -> usize {
-        self.entries.as_ref().map_or(0, |e| e.lock().len())
+        self.entries.as_ref().map_or(0, |e| e.lock().lru.len())
     }
 
     /// True when no token is held.
@@ -64,15 +82,31 @@ impl TokenCache {
     pub fn get(&self, token: &[u8]) -> Option<Arc<Verified>> {
         let entries = self.entries.as_ref()?;
         let mut entries = entries.lock();
-        let entry = entries.get(&key(token))?;
+        let entry = entries.lru.get(&key(token))?;
         (*entry.token == *token).then(|| Arc::clone(&entry.verified))
     }
 
-    /// Remembers a verified token.
-    pub fn insert(&self, token: &[u8], verified: Arc<Verified>) {
+    /// A token just verified: remembered if it was verified once before
+    /// (recently enough for the doorkeeper to know), else noted as seen.
+    /// Returns true when it was remembered.
+    pub fn admit(&self, token: &[u8], verified: &Arc<Verified>) -> bool {
+        let Some(entries) = &self.entries else { return false };
+        let key = key(token);
+        let mut entries = entries.lock();
+        if !entries.doorkeeper.seen_before(&key) {
+            return false;
+        }
+        let entry = Entry { token: token.into(), verified: Arc::clone(verified) };
+        entries.lru.put(key, entry);
+        true
+    }
+
+    /// Remembers a verified token at once, without admission.
+    #[cfg(test)]
+    fn insert(&self, token: &[u8], verified: Arc<Verified>) {
         if let Some(entries) = &self.entries {
             let entry = Entry { token: token.into(), verified };
-            entries.lock().put(key(token), entry);
+            entries.lock().lru.put(key(token), entry);
         }
     }
 
@@ -97,7 +131,7 @@ impl TokenCache {
     /// Drops the tokens whose key is not in `set` (or differs there).
     pub fn retain_keys_of(&self, set: &JwkSet) {
         let Some(entries) = &self.entries else { return };
-        let mut entries = entries.lock();
+        let entries = &mut entries.lock().lru;
         let gone: Vec<Key> = entries
             .iter()
             .filter(|(_, entry)| {
@@ -111,6 +145,75 @@ impl TokenCache {
         }
     }
 }
+
+/// Fingerprints of tokens verified once, in two generations of at least
+/// `capacity` each: a fingerprint is forgotten only after `capacity` newer
+/// ones. A fingerprint collision (64 bits of a signature) can only admit a
+/// token early, which is harmless: entries compare the whole token.
+struct Doorkeeper {
+    current: HashSet<u64, Fingerprinted>,
+    previous: HashSet<u64, Fingerprinted>,
+    generation: usize,
+}
+
+impl Doorkeeper {
+    fn new(capacity: usize) -> Self {
+        let set = || HashSet::with_capacity_and_hasher(capacity, Fingerprinted::default());
+        Self { current: set(), previous: set(), generation: capacity }
+    }
+
+    /// True when `key` was seen (and is now forgotten: it moves to the LRU);
+    /// else notes it.
+    fn seen_before(&mut self, key: &Key) -> bool {
+        let fingerprint = fingerprint(key);
+        if self.current.remove(&fingerprint) || self.previous.remove(&fingerprint) {
+            return true;
+        }
+        if self.current.len() >= self.generation {
+            std::mem::swap(&mut self.current, &mut self.previous);
+            self.current.clear();
+        }
+        self.current.insert(fingerprint);
+        false
+    }
+}
+
+/// A token's key folded to 64 bits; signature bytes are already uniform,
+/// so the fold is its own hash.
+fn fingerprint(key: &Key) -> u64 {
+    let (low, high) = key.split_at(8);
+    let low = u64::from_le_bytes(low.try_into().expect("8 bytes"));
+    let high = u64::from_le_bytes(high.try_into().expect("8 bytes"));
+    low ^ high.rotate_left(29)
+}
+
+/// Hashes signature bytes (uniform already: a fold and one multiply to
+/// spread them over every bit) and fingerprints (kept as they are, then
+/// spread the same way). Not a keyed hash, and it need not be: entries are
+/// inserted only for tokens whose signature verified, which an attacker
+/// cannot choose, so no one can fill a bucket; a lookup costs one probe.
+#[derive(Default)]
+struct FingerprintHasher(u64);
+
+impl Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+type Fingerprinted = BuildHasherDefault<FingerprintHasher>;
 
 fn key(token: &[u8]) -> Key {
     let signature = &token[memchr::memrchr(b'.', token).map_or(0, |dot| dot + 1)..];
@@ -177,6 +280,53 @@ mod tests {
         off.insert(b"a.b.1", verified(&set));
         assert!(off.is_empty());
         assert_eq!(off.capacity(), 0);
+    }
+
+    #[test]
+    fn admitted_on_the_second_verification() {
+        let cache = TokenCache::new(4);
+        let set = set();
+        let v = verified(&set);
+        assert!(!cache.admit(b"a.b.repeat", &v), "first sight: only noted");
+        assert!(cache.get(b"a.b.repeat").is_none());
+        assert!(cache.admit(b"a.b.repeat", &v), "second: remembered");
+        assert!(cache.get(b"a.b.repeat").is_some());
+    }
+
+    #[test]
+    fn one_off_tokens_never_evict_repeated_ones() {
+        let cache = TokenCache::new(2);
+        let set = set();
+        let v = verified(&set);
+        for token in [&b"a.b.keep1"[..], b"a.b.keep2"] {
+            cache.admit(token, &v);
+            cache.admit(token, &v);
+        }
+        for n in 0..1000 {
+            assert!(!cache.admit(format!("a.b.once{n}").as_bytes(), &v));
+        }
+        assert!(cache.get(b"a.b.keep1").is_some());
+        assert!(cache.get(b"a.b.keep2").is_some());
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn the_doorkeeper_remembers_at_least_capacity_tokens() {
+        let cache = TokenCache::new(8);
+        let set = set();
+        let v = verified(&set);
+        cache.admit(b"a.b.early", &v);
+        for n in 0..8 {
+            cache.admit(format!("a.b.other{n}").as_bytes(), &v);
+        }
+        assert!(cache.admit(b"a.b.early", &v), "seen within the last 8");
+        cache.admit(b"a.b.late", &v);
+        for n in 0..100 {
+            cache.admit(format!("a.b.more{n}").as_bytes(), &v);
+        }
+        assert!(!cache.admit(b"a.b.late", &v), "forgotten after two generations");
+        let off = TokenCache::new(0);
+        assert!(!off.admit(b"a.b.late", &v) && !off.admit(b"a.b.late", &v));
     }
 
     #[test]

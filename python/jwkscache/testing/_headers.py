@@ -8,12 +8,10 @@ import enum
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Union
 
-# Aliases are evaluated at run time: typing.Union keeps them importable on Python 3.9.
-ExpiresValue = Union[str, int, float, datetime.datetime]
-ETagValue = Union[bool, str]
-LastModifiedValue = Union[bool, str, int, float, datetime.datetime]
+ExpiresValue = str | int | float | datetime.datetime
+ETagValue = bool | str
+LastModifiedValue = bool | str | int | float | datetime.datetime
 
 
 class Unset(enum.Enum):

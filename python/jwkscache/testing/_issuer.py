@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import os
+import pathlib
+import shutil
 import threading
 import time
 from collections.abc import Mapping
@@ -23,7 +26,7 @@ from ._headers import (
     not_modified,
     validators,
 )
-from ._keys import IssuerKey, generate_private_key, make_key
+from ._keys import IssuerKey, PrivateKey, generate_private_key, key_type_for, make_key
 from ._presets import Preset, get_preset
 from ._records import RequestRecord
 from ._server import IssuerServer, Reply, Request, status_text
@@ -32,6 +35,7 @@ from ._tokens import (
     Audience,
     TimeValue,
     kubernetes_audience,
+    legacy_service_account_claims,
     service_account_claims,
     sign,
     standard_claims,
@@ -65,6 +69,10 @@ class LocalIssuer:
         kid: Key ID of the first signing key (default: its RFC 7638 thumbprint; the
             ``kubernetes`` preset derives it as the API server does).
         key_size: RSA modulus size of the signing keys, in bits.
+        alg: The algorithm of the signing keys (the first and each :meth:`rotate`'s):
+            ``"RS256"`` (default) or another RSA one, ``"ES256"``/``"ES384"``/``"ES512"``
+            (an EC key on P-256/P-384/P-521, as a kube-apiserver with an ECDSA key signs), or
+            ``"EdDSA"`` (Ed25519).
         cache_control: ``Cache-Control`` of the JWKS (default: the preset's; ``None``: none).
         content_type: ``Content-Type`` of the JWKS (default: the preset's).
         etag: ``True`` for an ETag computed from the body, a string for a fixed one,
@@ -89,6 +97,7 @@ class LocalIssuer:
         issuer_path: str | None = None,
         kid: str | None = None,
         key_size: int = 2048,
+        alg: str = "RS256",
         cache_control: str | Unset | None = UNSET,
         content_type: str | None = None,
         etag: ETagValue | Unset | None = UNSET,
@@ -96,6 +105,8 @@ class LocalIssuer:
         expires: ExpiresValue | Unset | None = UNSET,
     ) -> None:
         self._preset = get_preset(preset)
+        self._alg = alg
+        self._kty, self._crv = key_type_for(alg)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._key_size = key_size
@@ -122,9 +133,7 @@ class LocalIssuer:
         self._discovery_overrides: dict[str, Any] = {}
 
         self._initial_key = make_key(
-            generate_private_key("RSA", key_size=key_size),
-            kid=kid,
-            kid_style=self._preset.kid_style,
+            self._new_private_key(), kid=kid, kid_style=self._preset.kid_style, alg=alg
         )
         self._keys: dict[str, IssuerKey] = {}
         self._current = ""
@@ -299,7 +308,8 @@ class LocalIssuer:
             return self._key(kid).private
 
     def rotate(self, *, retire_previous: bool = False) -> str:
-        """Start signing with a new RSA key; the previous one stays published, verify-only.
+        """Start signing with a new key (of the issuer's ``alg``); the previous one stays
+        published, verify-only.
 
         Args:
             retire_previous: Also stop publishing the previous signing key.
@@ -307,10 +317,7 @@ class LocalIssuer:
         Returns:
             The new key's ``kid``.
         """
-        key = make_key(
-            generate_private_key("RSA", key_size=self._key_size),
-            kid_style=self._preset.kid_style,
-        )
+        key = make_key(self._new_private_key(), kid_style=self._preset.kid_style, alg=self._alg)
         with self._lock:
             previous = self._current
             self._add(key)
@@ -452,6 +459,8 @@ class LocalIssuer:
         audience: Audience | None = None,
         pod: str | None = None,
         node: str | None = None,
+        secret: str | None = None,
+        warn_after: TimeValue | None = None,
         expires_in: float | datetime.timedelta = 3600,
         kid: str | None = None,
         claims: Mapping[str, Any] | None = None,
@@ -459,8 +468,8 @@ class LocalIssuer:
         """Sign a Kubernetes bound service-account token (a projected token's shape).
 
         ``sub`` is ``system:serviceaccount:NAMESPACE:NAME``; the ``kubernetes.io`` claim holds
-        the namespace, the service account and the optional pod and node, each with a uid;
-        the header has no ``typ``, as the API server's.
+        the namespace, the service account and the optional pod, node and secret, each with
+        a uid, and ``warnafter`` if given; the header has no ``typ``, as the API server's.
 
         Args:
             namespace: The service account's namespace.
@@ -469,6 +478,9 @@ class LocalIssuer:
                 a single audience is serialized as a string, as go-jose does.
             pod: The pod the token is bound to.
             node: The node the pod runs on.
+            secret: The secret the token is bound to (then give no pod, as Kubernetes).
+            warn_after: ``kubernetes.io.warnafter``: when an admission-extended token's real
+                lifetime ends (a datetime or seconds since the epoch).
             expires_in: Lifetime in seconds (Kubernetes' default is an hour).
             kid: Sign with this key instead of the current one.
             claims: More claims.
@@ -476,7 +488,9 @@ class LocalIssuer:
         Returns:
             The compact JWT.
         """
-        private = service_account_claims(namespace, name, pod=pod, node=node)
+        private = service_account_claims(
+            namespace, name, pod=pod, node=node, secret=secret, warn_after=warn_after
+        )
         private.update(claims or {})
         return self.mint(
             private,
@@ -484,6 +498,40 @@ class LocalIssuer:
             expires_in=expires_in,
             audience=kubernetes_audience(audience if audience is not None else self.issuer),
             subject=f"system:serviceaccount:{namespace}:{name}",
+            headers={"typ": None},
+        )
+
+    def mint_legacy_service_account(
+        self,
+        namespace: str = "default",
+        name: str = "default",
+        *,
+        secret: str | None = None,
+        kid: str | None = None,
+    ) -> str:
+        """Sign a legacy secret-based service-account token (before bound tokens).
+
+        Its claims are flat (``kubernetes.io/serviceaccount/namespace``,
+        ``.../service-account.name``, ``.../service-account.uid``, ``.../secret.name``),
+        ``iss`` is ``kubernetes/serviceaccount`` whatever this issuer's URL, and it has no
+        ``exp``, ``iat``, ``aud`` or ``jti``: it is valid until its secret is deleted.
+
+        Args:
+            namespace: The service account's namespace.
+            name: The service account's name.
+            secret: The secret's name (default: ``NAME-token-xxxxx``, as Kubernetes names it).
+            kid: Sign with this key instead of the current one.
+
+        Returns:
+            The compact JWT.
+        """
+        claims = legacy_service_account_claims(namespace, name, secret or f"{name}-token-x7k2p")
+        unset: dict[str, Any] = {"iat": None, "nbf": None, "jti": None}
+        return self.mint(
+            {**claims, **unset},
+            kid=kid,
+            expires_in=None,
+            issuer=claims["iss"],
             headers={"typ": None},
         )
 
@@ -535,6 +583,32 @@ class LocalIssuer:
             self._bearer = token
 
     # -- faults --------------------------------------------------------------------------
+
+    def write_pod_files(
+        self, directory: str | os.PathLike[str], namespace: str = "default", name: str = "default"
+    ) -> str:
+        """Write what the kubelet mounts in a pod, and accept its token as bearer.
+
+        Into ``directory`` (a stand-in for ``/var/run/secrets/kubernetes.io/serviceaccount``):
+        ``token`` (a new service-account token for ``NAMESPACE:NAME``, audience this
+        issuer), ``ca.crt`` (this server's CA, with ``tls=True``) and ``namespace``. From now
+        on this server answers 401 to any other bearer token, as an API server does. Call it
+        again to imitate the kubelet rotating the token.
+
+        Returns:
+            The new token.
+        """
+        token = self.mint_service_account(namespace, name)
+        folder = pathlib.Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "namespace").write_text(namespace)
+        if self._tls is not None:
+            shutil.copyfile(self._tls.ca_file, folder / "ca.crt")
+        # As the kubelet: the new file replaces the old one in a single rename.
+        (folder / "token.new").write_text(token)
+        os.replace(folder / "token.new", folder / "token")
+        self.set_bearer_token(token)
+        return token
 
     def _schedule(self, fault: Fault) -> None:
         with self._lock:
@@ -700,6 +774,9 @@ class LocalIssuer:
             self._reset_keys()
 
     # -- internals -----------------------------------------------------------------------
+
+    def _new_private_key(self) -> PrivateKey:
+        return generate_private_key(self._kty, key_size=self._key_size, crv=self._crv)
 
     def _key(self, kid: str | None) -> IssuerKey:
         try:

@@ -7,20 +7,20 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 KeyType = Literal["RSA", "EC", "OKP", "oct"]
 KidStyle = Literal["rfc7638", "kubernetes"]
-PrivateKey = Union[
-    rsa.RSAPrivateKey,
-    ec.EllipticCurvePrivateKey,
-    ed25519.Ed25519PrivateKey,
-    ed448.Ed448PrivateKey,
-    bytes,
-]
+PrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+    | bytes
+)
 
 _CURVES: dict[str, tuple[ec.EllipticCurve, str, int]] = {
     # JWK curve name -> (curve, default JWS alg, coordinate size in bytes)
@@ -108,6 +108,24 @@ def default_alg(kty: str, crv: str | None = None) -> str:
     if kty == "oct":
         return "HS256"
     raise ValueError(f"unsupported kty {kty!r}: expected 'RSA', 'EC', 'OKP' or 'oct'")
+
+
+def key_type_for(alg: str) -> tuple[str, str | None]:
+    """The key type and curve that sign with a JWS algorithm: ``("EC", "P-256")`` for ES256.
+
+    Raises:
+        ValueError: No asymmetric key signs with ``alg``.
+    """
+    if alg in ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"):
+        return "RSA", None
+    for crv, (_, curve_alg, _) in _CURVES.items():
+        if curve_alg == alg:
+            return "EC", crv
+    if alg == "EdDSA":
+        return "OKP", "Ed25519"
+    raise ValueError(
+        f"unsupported signing alg {alg!r}: expected RS*, PS*, ES256, ES384, ES512, ES256K or EdDSA"
+    )
 
 
 def generate_private_key(

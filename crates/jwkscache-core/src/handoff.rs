@@ -1,0 +1,268 @@
+//! Whether to hand a lock (the bindings': Python's GIL) away around a piece
+//! of work, decided by what taking it back has cost.
+//!
+//! Handing the lock away lets other threads run during the work; taking it
+//! back costs a wait, which is microseconds when the other threads give it
+//! up soon (other decodes) and up to an interpreter switch interval (5 ms)
+//! when one of them is busy in Python bytecode. Releasing pays while the
+//! waits are shorter than the work itself; past that, the work's own thread
+//! runs slower than if it had held on.
+//!
+//! The decision compares the *mean* wait with the mean work over the recent
+//! releases (decaying sums), so quick hand-backs interleaved with slow ones
+//! cannot hide the slow ones: one 5 ms wait outweighs hundreds of 2 µs ones.
+//! Once the waits cost more than the work, the lock is held for a while
+//! (doubling while it keeps costing, up to [`MAX_HOLD_NS`]), then one
+//! release probes again. Pure bookkeeping: callers pass the times.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// First hold after the waits turned costly. Short, so that one scheduler
+/// hiccup among quick hand-overs costs little parallelism.
+pub const FIRST_HOLD_NS: u64 = 20_000_000;
+/// Longest hold between probes: next to a thread busy in bytecode, a probe
+/// costs one switch interval (5 ms), 0.5% of this.
+pub const MAX_HOLD_NS: u64 = 1_000_000_000;
+/// A sample is clamped to this: one pathological wait (the process was
+/// descheduled) must not take longer to forget than ordinary costly ones.
+const MAX_SAMPLE_NS: u64 = 50_000_000;
+/// Each new sample weighs 1/DECAY of the running sums (about the last
+/// DECAY releases count).
+const DECAY: u64 = 8;
+/// Releases in a row worth their wait before a later hold starts short
+/// again: one quick probe between costly ones proves nothing.
+const GOOD_RUN_RESETS_HOLD: u64 = 32;
+
+/// What the policy decided, process-wide, for `stats`-like reporting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Decisions {
+    /// Works run with the lock handed away.
+    pub released: u64,
+    /// Works run holding the lock.
+    pub held: u64,
+    /// Times the waits turned out costlier than the work.
+    pub holds_started: u64,
+}
+
+/// The running costs and the current hold; one per lock (the GIL is one per
+/// process). Every method is safe from many threads at once.
+#[derive(Debug)]
+pub struct Handoff {
+    /// Decaying sums of recent waits (high 32 bits) and works (low 32 bits),
+    /// in nanoseconds, updated together.
+    sums: AtomicU64,
+    /// Hold the lock until this time (0: not holding).
+    hold_until: AtomicU64,
+    /// How long the next hold lasts.
+    next_hold: AtomicU64,
+    /// Releases worth their wait since the last costly one.
+    good_run: AtomicU64,
+    released: AtomicU64,
+    held: AtomicU64,
+    holds_started: AtomicU64,
+}
+
+impl Default for Handoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Handoff {
+    /// No costs seen yet: the first work releases.
+    pub const fn new() -> Self {
+        Self {
+            sums: AtomicU64::new(0),
+            hold_until: AtomicU64::new(0),
+            next_hold: AtomicU64::new(FIRST_HOLD_NS),
+            good_run: AtomicU64::new(0),
+            released: AtomicU64::new(0),
+            held: AtomicU64::new(0),
+            holds_started: AtomicU64::new(0),
+        }
+    }
+
+    /// True when work starting at `now` should hand the lock away; after a
+    /// hold has run out, the next work is a probe.
+    pub fn should_release(&self, now: u64) -> bool {
+        let hold_until = self.hold_until.load(Ordering::Relaxed);
+        let release = hold_until == 0 || now >= hold_until;
+        let counter = if release { &self.released } else { &self.held };
+        counter.fetch_add(1, Ordering::Relaxed);
+        release
+    }
+
+    /// Records a released work: it took `work` ns, and taking the lock back
+    /// afterwards `wait` ns; `now` is when the lock was back.
+    pub fn record(&self, work: u64, wait: u64, now: u64) {
+        let (work, wait) = (work.min(MAX_SAMPLE_NS), wait.min(MAX_SAMPLE_NS));
+        let update = |packed: u64| {
+            let (waits, works) = unpack(packed);
+            Some(pack(decayed(waits) + wait, decayed(works) + work))
+        };
+        let previous = self.sums.fetch_update(Ordering::Relaxed, Ordering::Relaxed, update);
+        let (waits, works) = unpack(update(previous.unwrap_or_else(|p| p)).expect("always Some"));
+        if waits <= works {
+            // Worth it: releasing goes on, and after a run of such releases
+            // a later hold starts short again.
+            if self.hold_until.load(Ordering::Relaxed) != 0 {
+                self.hold_until.store(0, Ordering::Relaxed);
+            }
+            if self.good_run.fetch_add(1, Ordering::Relaxed) + 1 == GOOD_RUN_RESETS_HOLD {
+                self.next_hold.store(FIRST_HOLD_NS, Ordering::Relaxed);
+            }
+            return;
+        }
+        // Waiting costs more than the work: hold, and judge the next probe
+        // on its own (the sums start over).
+        self.good_run.store(0, Ordering::Relaxed);
+        let hold = self.next_hold.load(Ordering::Relaxed);
+        self.next_hold.store((hold * 2).min(MAX_HOLD_NS), Ordering::Relaxed);
+        self.hold_until.store(now.saturating_add(hold).max(1), Ordering::Relaxed);
+        self.sums.store(0, Ordering::Relaxed);
+        self.holds_started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// True while holding at `now`.
+    pub fn holding(&self, now: u64) -> bool {
+        let hold_until = self.hold_until.load(Ordering::Relaxed);
+        hold_until != 0 && now < hold_until
+    }
+
+    /// The decisions taken so far.
+    pub fn decisions(&self) -> Decisions {
+        Decisions {
+            released: self.released.load(Ordering::Relaxed),
+            held: self.held.load(Ordering::Relaxed),
+            holds_started: self.holds_started.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn decayed(sum: u64) -> u64 {
+    sum - sum / DECAY
+}
+
+// The sums stay below DECAY * MAX_SAMPLE_NS (4e8 ns), well within 32 bits.
+fn pack(waits: u64, works: u64) -> u64 {
+    (waits.min(u64::from(u32::MAX)) << 32) | works.min(u64::from(u32::MAX))
+}
+
+fn unpack(packed: u64) -> (u64, u64) {
+    (packed >> 32, packed & u64::from(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: u64 = 1_000;
+    const MS: u64 = 1_000_000;
+    /// A signature check.
+    const WORK: u64 = 15 * US;
+
+    /// Runs `waits` through the policy one work apart; returns how many of
+    /// them released.
+    fn run(policy: &Handoff, now: &mut u64, waits: impl IntoIterator<Item = u64>) -> usize {
+        let mut released = 0;
+        for wait in waits {
+            if policy.should_release(*now) {
+                released += 1;
+                policy.record(WORK, wait, *now + WORK + wait);
+                *now += WORK + wait;
+            } else {
+                *now += WORK;
+            }
+        }
+        released
+    }
+
+    #[test]
+    fn quick_hand_backs_keep_releasing() {
+        let policy = Handoff::new();
+        let mut now = 1;
+        // Another decoding thread gives the lock back within microseconds.
+        assert_eq!(run(&policy, &mut now, (0..1000).map(|n| (n % 7) * US)), 1000);
+        assert!(!policy.holding(now));
+        assert_eq!(policy.decisions().holds_started, 0);
+    }
+
+    #[test]
+    fn interleaved_quick_hand_backs_do_not_hide_switch_intervals() {
+        // The convoy of issue 14: quick hand-backs between 5 ms ones. The old
+        // rule (three costly waits in a row) never held here.
+        let policy = Handoff::new();
+        let mut now = 1;
+        let waits = (0..200_000).map(|n| if n % 2 == 0 { 5 * MS } else { 2 * US });
+        let released = run(&policy, &mut now, waits);
+        // Every costly wait started a hold, each longer than the last
+        // (a quick probe alone does not shorten them): over seconds of
+        // work, a handful of probes.
+        assert!(policy.decisions().holds_started >= 5);
+        assert!(released < 20, "released {released} times");
+        assert_eq!(policy.next_hold.load(Ordering::Relaxed), MAX_HOLD_NS);
+    }
+
+    #[test]
+    fn holds_double_up_to_the_cap_and_probe_in_between() {
+        let policy = Handoff::new();
+        let mut now = 1;
+        let mut holds = Vec::new();
+        for _ in 0..12 {
+            // A probe that meets a busy neighbour.
+            while !policy.should_release(now) {
+                now += MS;
+            }
+            policy.record(WORK, 5 * MS, now + WORK + 5 * MS);
+            now += WORK + 5 * MS;
+            holds.push(policy.hold_until.load(Ordering::Relaxed) - now);
+        }
+        assert_eq!(holds[0], FIRST_HOLD_NS);
+        assert_eq!(holds[1], 2 * FIRST_HOLD_NS);
+        assert_eq!(*holds.last().unwrap(), MAX_HOLD_NS);
+    }
+
+    #[test]
+    fn a_good_probe_resumes_releasing_with_short_holds() {
+        let policy = Handoff::new();
+        let mut now = 1;
+        for _ in 0..5 {
+            run(&policy, &mut now, [5 * MS]);
+            now = policy.hold_until.load(Ordering::Relaxed);
+        }
+        // The neighbour went quiet: the probe's wait is quick.
+        assert_eq!(run(&policy, &mut now, (0..100).map(|_| US)), 100);
+        assert_eq!(policy.next_hold.load(Ordering::Relaxed), FIRST_HOLD_NS);
+    }
+
+    #[test]
+    fn one_hiccup_costs_one_short_hold() {
+        let policy = Handoff::new();
+        let mut now = 1;
+        run(&policy, &mut now, (0..100).map(|_| 3 * US));
+        run(&policy, &mut now, [2 * MS]);
+        let until = policy.hold_until.load(Ordering::Relaxed);
+        assert_eq!(until - now, FIRST_HOLD_NS);
+        now = until;
+        assert_eq!(run(&policy, &mut now, (0..100).map(|_| 3 * US)), 100);
+    }
+
+    #[test]
+    fn counts_every_decision() {
+        let policy = Handoff::new();
+        let mut now = 1;
+        run(&policy, &mut now, [US, 5 * MS, US, US]);
+        let decisions = policy.decisions();
+        assert_eq!(decisions.released, 2);
+        assert_eq!(decisions.held, 2);
+        assert_eq!(decisions.holds_started, 1);
+    }
+
+    #[test]
+    fn samples_are_clamped() {
+        let policy = Handoff::new();
+        policy.record(u64::MAX, u64::MAX, 10);
+        let (waits, works) = unpack(policy.sums.load(Ordering::Relaxed));
+        assert_eq!((waits, works), (MAX_SAMPLE_NS, MAX_SAMPLE_NS));
+    }
+}

@@ -1,0 +1,62 @@
+"""``manage.py check`` reports each misconfiguration of ``settings.JWKSCACHE`` with its id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.checks import run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+import _django_project  # noqa: F401  (configures Django)
+
+GOOD: dict[str, Any] = {"ISSUER": "https://issuer.example", "AUDIENCE": "orders-api"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "ids"),
+    [
+        ({"AUDIENCE": "orders-api"}, ["jwkscache.E001"]),
+        ({"JWKS_URI": "https://issuer.example/keys", "AUDIENCE": None}, ["jwkscache.E002"]),
+        ({"ISSUER": "https://issuer.example"}, ["jwkscache.E002"]),
+        ({}, ["jwkscache.E001", "jwkscache.E002"]),
+        ({**GOOD, "ISSUER": "http://issuer.example"}, ["jwkscache.E003"]),
+        ({**GOOD, "JWKS_URI": "http://10.0.0.1/keys"}, ["jwkscache.E003"]),
+        ({**GOOD, "ALGORITHMS": ["RS256", "HS256", "none"]}, ["jwkscache.E004"]),
+        ({**GOOD, "AUDIENCES": ["typo"]}, ["jwkscache.E005"]),
+        (["not", "a", "dict"], ["jwkscache.E001", "jwkscache.E002", "jwkscache.E005"]),
+        ({**GOOD, "CACHE": {"lifespan": -5}}, ["jwkscache.E006"]),
+        ({**GOOD, "CACHE": {"no_such_option": 1}}, ["jwkscache.E006"]),
+        ({**GOOD, "LEEWAY": "thirty"}, ["jwkscache.E006"]),
+        ({**GOOD, "RETRY_AFTER": -1}, ["jwkscache.E006"]),
+    ],
+)
+def test_each_misconfiguration_has_its_id(setting: Any, ids: list[str]) -> None:
+    with override_settings(JWKSCACHE=setting):
+        found = sorted(message.id for message in run_checks(tags=["jwkscache"]))
+        assert found == ids
+        with pytest.raises(SystemCheckError) as caught:
+            call_command("check")
+    for check_id in ids:
+        assert f"({check_id})" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        GOOD,
+        {"JWKS_URI": "https://issuer.example/keys", "AUDIENCE": ["a", "b"]},
+        {**GOOD, "ISSUER": "http://127.0.0.1:8080", "ALGORITHMS": ["RS256", "PS256"]},
+        {"ISSUER": "http://localhost:8080", "AUDIENCE": None, "NO_AUDIENCE_REASON": "single-use"},
+        {**GOOD, "ISSUER": "http://issuer.internal", "CACHE": {"allow_insecure_http": True}},
+        {**GOOD, "CACHE": {"timeout": 2, "lifespan": 600}, "EXEMPT_PATHS": ["/health"]},
+        {**GOOD, "ALGORITHMS": "RS256", "SCOPE_CLAIMS": "scp", "LEEWAY": 30, "REQUIRED": False},
+    ],
+)
+def test_good_settings_pass(setting: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    with override_settings(JWKSCACHE=setting):
+        assert run_checks(tags=["jwkscache"]) == []
+        call_command("check")
+    assert "no issues" in capsys.readouterr().out
