@@ -10,6 +10,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from typing import Any
 
@@ -368,3 +369,24 @@ def test_django_redis_cache_through_django_cache_store(redis_clean: Any) -> None
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "1", "1"]
+
+
+def test_many_threads_of_one_process_share_one_refresh(redis_clean: Any) -> None:
+    with LocalIssuer() as issuer:
+        token = issuer.mint(audience="api")
+        cache = jwkscache.JWKSCache(issuer.jwks_uri, shared=store(redis_clean))
+        barrier = threading.Barrier(8)
+        outcomes: list[str] = []
+
+        def decode() -> None:
+            barrier.wait()
+            outcomes.append(cache.decode(token, audience="api")["aud"])
+
+        threads = [threading.Thread(target=decode) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert outcomes == ["api"] * 8
+        assert issuer.fetch_count == 1
+        assert cache.stats()["shared"]["written"] == 1
