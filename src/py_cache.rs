@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use jwkscache_core::cache::Policy;
+use jwkscache_core::claims::Validation;
 use jwkscache_core::client::{system_clock, Client, Level, Lookup, Source};
 use jwkscache_core::fetch::Fetcher;
 use jwkscache_core::in_cluster::InCluster;
@@ -242,10 +243,8 @@ impl PyJwksCache {
     ) -> PyResult<Bound<'py, PyAny>> {
         let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
-        let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
-        // Built first: building parses the payload, once, for both.
-        let claims = claims_to_py(py, &verified, hit)?;
-        validation.validate(&verified.claims, now()).py()?;
+        let (_, claims) =
+            self.verified_claims(py, token, algorithms, &validation, true)?.expect("I/O allowed");
         Ok(claims.into_any())
     }
 
@@ -266,10 +265,7 @@ impl PyJwksCache {
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
-        let Some((verified, hit)) = self.verify(py, token, algorithms, false)? else { return Ok(None) };
-        let claims = claims_to_py(py, &verified, hit)?;
-        validation.validate(&verified.claims, now()).py()?;
-        Ok(Some(claims))
+        Ok(self.verified_claims(py, token, algorithms, &validation, false)?.map(|(_, claims)| claims))
     }
 
     /// `await cache.decode_async(token, ...)`: verifies inline when the keys
@@ -300,9 +296,8 @@ impl PyJwksCache {
     ) -> PyResult<Bound<'py, PyDict>> {
         let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
-        let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
-        let payload = claims_to_py(py, &verified, hit)?;
-        validation.validate(&verified.claims, now()).py()?;
+        let (verified, payload) =
+            self.verified_claims(py, token, algorithms, &validation, true)?.expect("I/O allowed");
         let result = PyDict::new(py);
         result.set_item("header", json_to_dict(py, verified.header.json())?)?;
         result.set_item("payload", payload)?;
@@ -423,6 +418,28 @@ impl PyJwksCache {
 }
 
 impl PyJwksCache {
+    /// The verified token and its claims dict, checked by `validation`; a
+    /// token that passed every check is offered to the verified-token cache
+    /// (a refused one never is). `None` only without `allow_io`, when a
+    /// fetch is due.
+    fn verified_claims<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+        algorithms: Option<Vec<String>>,
+        validation: &Validation,
+        allow_io: bool,
+    ) -> PyResult<Option<(Arc<Verified>, Bound<'py, PyDict>)>> {
+        let Some((verified, hit)) = self.verify(py, token, algorithms, allow_io)? else { return Ok(None) };
+        // Built first: building parses the payload, once, for both.
+        let claims = claims_to_py(py, &verified, hit)?;
+        validation.validate(&verified.claims, now()).py()?;
+        if !hit {
+            self.client.remember(token_bytes(token)?, &verified);
+        }
+        Ok(Some((verified, claims)))
+    }
+
     fn verify(
         &self,
         py: Python<'_>,
@@ -436,17 +453,25 @@ impl PyJwksCache {
             None => Cow::Borrowed(client.config().algorithms.as_slice()),
             Some(names) => Cow::Owned(jws::allow_list(&names).py()?),
         };
-        // A cache hit, or a refusal before the signature check, holds the
-        // GIL: it is shorter than taking the GIL back can be. The signature
-        // check runs as the policy says (py_gil.rs); a fetch, without the GIL.
-        let result = match client.lookup(bytes, &allowed, false) {
-            Ok(Lookup::Cached(verified)) => Ok(Some((verified, true))),
-            Ok(Lookup::Check(checked)) => {
-                self.gil.run(py, || client.finish(bytes, checked)).map(|verified| Some((verified, false)))
-            }
-            Ok(Lookup::FetchDue) if allow_io => py.detach(|| client.verify(bytes, &allowed, true)),
-            Ok(Lookup::FetchDue) => Ok(None),
-            Err(error) => Err(error),
+        // By default a cache hit, or a refusal before the signature check,
+        // holds the GIL: it is shorter than taking the GIL back can be. The
+        // signature check runs as the policy says (py_gil.rs);
+        // `release_gil=True` releases the whole verify. A fetch, always
+        // without the GIL.
+        let lookup = if self.gil == GilPolicy::Release {
+            py.detach(|| client.verify(bytes, &allowed, false))
+        } else {
+            client.lookup(bytes, &allowed, false).and_then(|lookup| match lookup {
+                Lookup::Cached(verified) => Ok(Some((verified, true))),
+                Lookup::Check(checked) => {
+                    self.gil.run(py, || client.finish(checked)).map(|verified| Some((verified, false)))
+                }
+                Lookup::FetchDue => Ok(None),
+            })
+        };
+        let result = match lookup {
+            Ok(None) if allow_io => py.detach(|| client.verify(bytes, &allowed, true)),
+            other => other,
         };
         self.emit_events(py)?;
         result.py()

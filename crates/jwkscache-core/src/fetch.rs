@@ -118,7 +118,9 @@ pub struct Fetcher {
 #[derive(Debug)]
 struct Clients {
     plain: Client,
-    tls: OnceLock<std::result::Result<Client, String>>,
+    /// Built by the first https request that succeeds in building it (a
+    /// failure, such as a CA file missing for a moment, is tried again).
+    tls: OnceLock<Client>,
     /// PEM files of extra CAs, read with the system roots.
     ca_files: Vec<String>,
     config: FetchConfig,
@@ -251,6 +253,9 @@ impl Fetcher {
         };
         let document: Value = serde_json::from_slice(&body)
             .map_err(|e| Error::Fetch(format!("OIDC discovery document at {url} is not JSON: {e}")))?;
+        // A second `jwks_uri` or `issuer` appended would be the one read.
+        crate::pick::refuse_duplicate_members(&body)
+            .map_err(|e| Error::Fetch(format!("OIDC discovery document at {url} is refused: {e}")))?;
         let named = document.get("issuer").and_then(Value::as_str).unwrap_or("");
         if named != issuer {
             return Err(Error::Fetch(format!(
@@ -272,8 +277,11 @@ impl Clients {
         let from_env = if config.ca_only { None } else { std::env::var("SSL_CERT_FILE").ok() };
         let ca_files: Vec<String> = [config.ca_file.clone(), from_env].into_iter().flatten().collect();
         for path in &ca_files {
-            std::fs::File::open(path)
-                .map_err(|e| Error::Config(format!("cannot read CA file {path:?}: {e}")))?;
+            match std::fs::File::open(path).and_then(|file| file.metadata()) {
+                Ok(metadata) if metadata.is_file() => {}
+                Ok(_) => return Err(Error::Config(format!("cannot read CA file {path:?}: not a file"))),
+                Err(e) => return Err(Error::Config(format!("cannot read CA file {path:?}: {e}"))),
+            }
         }
         // No root at all: this client never completes a TLS handshake.
         let plain = Self::builder(config)?.tls_certs_only([]).build().map_err(|e| build_error(&e))?;
@@ -306,10 +314,15 @@ impl Clients {
         if url.scheme() != "https" {
             return Ok(&self.plain);
         }
-        self.tls
-            .get_or_init(|| self.build_tls())
-            .as_ref()
-            .map_err(|e| Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: {e}\"")))
+        if let Some(client) = self.tls.get() {
+            return Ok(client);
+        }
+        // Not kept on failure: a CA file missing for a moment must not fail
+        // every later fetch of every cache with these settings.
+        let client = self
+            .build_tls()
+            .map_err(|e| Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: {e}\"")))?;
+        Ok(self.tls.get_or_init(|| client))
     }
 
     /// A client builder with the settings common to both clients.

@@ -108,6 +108,8 @@ impl InCluster {
         };
         let document: Value =
             serde_json::from_slice(&body).map_err(|e| failed(format!("the document is not JSON ({e})")))?;
+        crate::pick::refuse_duplicate_members(&body)
+            .map_err(|e| failed(format!("the document is refused: {e}")))?;
         match document.get("issuer").and_then(Value::as_str) {
             Some(issuer) if !issuer.is_empty() => Ok(issuer.to_owned()),
             _ => Err(failed("the document has no \"issuer\" string".into())),
