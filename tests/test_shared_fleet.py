@@ -146,3 +146,14 @@ def test_refetch_is_conditional_and_a_304_renews_the_shared_entry(redis_clean: A
 
         assert payload(renewed)["fetched_at"] > payload(first)["fetched_at"]
         assert payload(renewed)["body"] == payload(first)["body"]
+
+
+def test_a_failing_issuer_is_asked_once_by_a_cold_fleet(redis_clean: Any) -> None:
+    # The leaseholder's fetch fails; the fleet's backoff keeps the others from each asking.
+    with LocalIssuer() as issuer:
+        issuer.fail_next(1000, 503)
+        token = issuer.mint(audience="api")
+        reports = run_fleet(spec(issuer, redis_clean, [("decode", token)]), 8)
+        assert [r["outcomes"] for r in reports] == [["PyJWKClientConnectionError"]] * 8
+        assert issuer.fetch_count == 1
+        assert sum(r["stats"]["failures"] for r in reports) == 1

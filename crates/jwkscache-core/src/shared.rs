@@ -378,6 +378,11 @@ pub struct Marker {
 }
 
 impl Marker {
+    /// A backoff marker as the plan: no fetch before its end.
+    fn defer(self, first: Option<Adoptable>) -> Plan {
+        Plan::Defer { first, retry_at: Some(self.until), error: self.error }
+    }
+
     fn encode(&self, secret: Option<&[u8]>) -> Vec<u8> {
         seal(secret, "marker", &serde_json::to_vec(self).expect("a marker always serializes"))
     }
@@ -753,6 +758,12 @@ impl SharedTier {
                 Read::Error => return Waited::Error,
                 Read::Nothing | Read::Rejected => {}
             }
+            // The holder failed: the fleet backs off instead of each fetching alone.
+            match self.read_marker(cx, &self.keys.backoff, MAX_BACKOFF) {
+                Err(Unavailable) => return Waited::Error,
+                Ok(Some(backoff)) => return Waited::Backoff(backoff),
+                Ok(None) => {}
+            }
             if (cx.now)() >= lease_until {
                 match self.take(cx, &self.keys.lease, cx.lease_ttl) {
                     None => return Waited::Error,
@@ -790,9 +801,7 @@ impl SharedTier {
         // The fleet backs off after a failed fetch.
         match self.read_marker(cx, &self.keys.backoff, MAX_BACKOFF) {
             Err(Unavailable) => return fetch_alone(first),
-            Ok(Some(backoff)) => {
-                return Plan::Defer { first, retry_at: Some(backoff.until), error: backoff.error };
-            }
+            Ok(Some(backoff)) => return backoff.defer(first),
             Ok(None) => {}
         }
         let usable = local.usable || first.is_some();
@@ -807,6 +816,7 @@ impl SharedTier {
                     return match self.wait_for_entry(cx, ours, deadline, f64::INFINITY) {
                         Waited::Entry(found) => Plan::Adopt(*found),
                         Waited::Error => fetch_alone(first),
+                        Waited::Backoff(backoff) => backoff.defer(first),
                         Waited::Timeout | Waited::Lease(_) => {
                             Plan::Defer { first, retry_at: None, error: None }
                         }
@@ -841,6 +851,7 @@ impl SharedTier {
                     Waited::Entry(found) => Plan::Adopt(*found),
                     Waited::Lease(lease) => Plan::Fetch { lease: Some(lease), first },
                     Waited::Error => fetch_alone(first),
+                    Waited::Backoff(backoff) => backoff.defer(first),
                     Waited::Timeout if usable => {
                         Plan::Defer { first, retry_at: Some((cx.now)() + RECHECK_AFTER), error: None }
                     }
@@ -896,6 +907,7 @@ struct Unavailable;
 
 enum Waited {
     Entry(Box<Adoptable>),
+    Backoff(Marker),
     Lease(Lease),
     Timeout,
     Error,
