@@ -152,6 +152,9 @@ def test_a_failing_issuer_is_asked_once_by_a_cold_fleet(redis_clean: Any) -> Non
     # The leaseholder's fetch fails; the fleet's backoff keeps the others from each asking.
     with LocalIssuer() as issuer:
         issuer.fail_next(1000, 503)
+        # A slow failure: every process is waiting on the leaseholder when it fails (the
+        # fleet's first backoff, 0.5 to 1 s, then covers the stragglers).
+        issuer.set_latency(1.0)
         token = issuer.mint(audience="api")
         reports = run_fleet(spec(issuer, redis_clean, [("decode", token)]), 8)
         assert [r["outcomes"] for r in reports] == [["PyJWKClientConnectionError"]] * 8
