@@ -355,6 +355,13 @@ with LocalIssuer() as issuer:
     second = jwkscache.JWKSCache(issuer.jwks_uri, shared=DjangoCacheStore(caches["default"]))
     assert first.decode(token, audience="api")["aud"] == "api"
     assert second.decode(token, audience="api")["aud"] == "api"
+    # The Django integration's settings name the store class; it is built with the cache.
+    from jwkscache._settings import Settings
+    third = Settings.from_mapping(
+        {"JWKS_URI": issuer.jwks_uri, "CACHE": {"shared": DjangoCacheStore}}
+    ).build_keys()
+    assert third.decode(token, audience="api")["aud"] == "api"
+    assert third.stats()["shared"]["adopted"] == 1
     print(issuer.fetch_count, first.stats()["shared"]["written"],
           second.stats()["shared"]["adopted"])
 """
