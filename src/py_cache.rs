@@ -17,7 +17,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
 use crate::py_args::{config, default_audience, document_bytes, fetch_config, now, token_bytes, validation};
 use crate::py_errors::IntoPyResult;
-use crate::py_gil::GilPolicy;
+use crate::py_gil::{brief, GilPolicy};
 use crate::py_json::{claims_to_py, json_to_dict};
 use crate::py_signing_key::SigningKey;
 use crate::py_store::{shared_config, shared_stats};
@@ -51,6 +51,7 @@ impl PyJwksCache {
         shared = None, shared_wait = 2.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         jwks_uri: String,
         issuer: Option<String>,
         audience: Option<&Bound<'_, PyAny>>,
@@ -77,7 +78,9 @@ impl PyJwksCache {
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let shared = shared_config(shared, shared_wait)?;
         let source = Source::JwksUri(jwks_uri.clone());
-        let client = Client::remote_shared(source, fetch, policy, config, system_clock(), shared).py()?;
+        let client =
+            brief(py, || Client::remote_shared(source, fetch, policy, config, system_clock(), shared))
+                .py()?;
         Ok(Self {
             client,
             issuer,
@@ -99,6 +102,7 @@ impl PyJwksCache {
     #[allow(clippy::too_many_arguments)]
     fn from_issuer(
         _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
         issuer: String,
         jwks_uri: Option<String>,
         audience: Option<&Bound<'_, PyAny>>,
@@ -125,7 +129,9 @@ impl PyJwksCache {
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let source = Source::Issuer { issuer: issuer.clone(), jwks_uri };
         let shared = shared_config(shared, shared_wait)?;
-        let client = Client::remote_shared(source, fetch, policy, config, system_clock(), shared).py()?;
+        let client =
+            brief(py, || Client::remote_shared(source, fetch, policy, config, system_clock(), shared))
+                .py()?;
         Ok(Self {
             client,
             origin: issuer.clone(),
@@ -154,7 +160,7 @@ impl PyJwksCache {
         let document = document_bytes(py, jwks)?;
         let set = JwkSet::parse(&document, &config.algorithms).py()?;
         Ok(Self {
-            client: Client::from_set(set, config),
+            client: brief(py, || Client::from_set(set, config)),
             issuer,
             audience: default_audience(audience)?,
             origin: "static".into(),
@@ -217,7 +223,9 @@ impl PyJwksCache {
         };
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let source = Source::JwksUri(cluster.jwks_uri());
-        let client = Client::remote_shared(source, fetch, policy, config, system_clock(), shared).py()?;
+        let client =
+            brief(py, || Client::remote_shared(source, fetch, policy, config, system_clock(), shared))
+                .py()?;
         Ok(Self {
             client,
             origin: format!("in-cluster {}", cluster.api_server),
@@ -330,7 +338,7 @@ impl PyJwksCache {
     /// error, kids.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         self.emit_events(py)?;
-        let s = self.client.stats();
+        let s = brief(py, || self.client.stats());
         let d = PyDict::new(py);
         d.set_item("fetches", s.fetches)?;
         d.set_item("not_modified", s.not_modified)?;
@@ -356,22 +364,30 @@ impl PyJwksCache {
     }
 
     /// Stops background refreshes; the cache still answers (fetching on demand).
-    fn close(&self) {
-        self.client.close();
+    fn close(&self, py: Python<'_>) {
+        brief(py, || self.client.close());
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
 
-    fn __exit__(&self, _exc_type: &Bound<'_, PyAny>, _exc: &Bound<'_, PyAny>, _tb: &Bound<'_, PyAny>) {
-        self.close();
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) {
+        self.close(py);
     }
 
     /// The `kid` of every usable key held now (`None` for a key without one).
     #[getter]
-    fn kids(&self) -> Vec<Option<String>> {
-        self.client.keys().map(|keys| keys.keys().iter().map(|k| k.kid.clone()).collect()).unwrap_or_default()
+    fn kids(&self, py: Python<'_>) -> Vec<Option<String>> {
+        brief(py, || self.client.keys())
+            .map(|keys| keys.keys().iter().map(|k| k.kid.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// The keys of the current set that were skipped: dicts with `index`,
@@ -379,7 +395,7 @@ impl PyJwksCache {
     #[getter]
     fn skipped<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
-        for skipped in self.client.keys().iter().flat_map(|k| k.skipped().to_vec()) {
+        for skipped in brief(py, || self.client.keys()).iter().flat_map(|k| k.skipped().to_vec()) {
             let item = PyDict::new(py);
             item.set_item("index", skipped.index)?;
             item.set_item("kid", skipped.kid)?;
@@ -408,12 +424,12 @@ impl PyJwksCache {
         self.audience.as_ref().map(|a| a.bind(py).clone())
     }
 
-    fn __len__(&self) -> usize {
-        self.client.keys().map_or(0, |k| k.len())
+    fn __len__(&self, py: Python<'_>) -> usize {
+        brief(py, || self.client.keys()).map_or(0, |k| k.len())
     }
 
-    fn __repr__(&self) -> String {
-        format!("JWKSCache({:?}, keys={}, algorithms={:?})", self.origin, self.__len__(), self.algorithms())
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("JWKSCache({:?}, keys={}, algorithms={:?})", self.origin, self.__len__(py), self.algorithms())
     }
 }
 
@@ -435,7 +451,8 @@ impl PyJwksCache {
         let claims = claims_to_py(py, &verified, hit)?;
         validation.validate(&verified.claims, now()).py()?;
         if !hit {
-            self.client.remember(token_bytes(token)?, &verified);
+            let bytes = token_bytes(token)?;
+            brief(py, || self.client.remember(bytes, &verified));
         }
         Ok(Some((verified, claims)))
     }
@@ -461,7 +478,7 @@ impl PyJwksCache {
         let lookup = if self.gil == GilPolicy::Release {
             py.detach(|| client.verify(bytes, &allowed, false))
         } else {
-            client.lookup(bytes, &allowed, false).and_then(|lookup| match lookup {
+            brief(py, || client.lookup(bytes, &allowed, false)).and_then(|lookup| match lookup {
                 Lookup::Cached(verified) => Ok(Some((verified, true))),
                 Lookup::Check(checked) => {
                     self.gil.run(py, || client.finish(checked)).map(|verified| Some((verified, false)))
@@ -479,7 +496,7 @@ impl PyJwksCache {
 
     fn key_for(&self, py: Python<'_>, kid: Option<&str>) -> PyResult<SigningKey> {
         let client = &self.client;
-        let mut found = client.find_key(kid, false);
+        let mut found = brief(py, || client.find_key(kid, false));
         if matches!(found, Ok(None)) {
             found = py.detach(|| client.find_key(kid, true));
         }
@@ -489,7 +506,7 @@ impl PyJwksCache {
 
     /// Hands pending core log events to the `jwkscache` Python logger.
     fn emit_events(&self, py: Python<'_>) -> PyResult<()> {
-        let events = self.client.drain_events();
+        let events = brief(py, || self.client.drain_events());
         if events.is_empty() {
             return Ok(());
         }

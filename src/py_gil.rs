@@ -69,6 +69,27 @@ impl GilPolicy {
     }
 }
 
+/// Runs `work`, which takes the brief locks the fork hooks hold for the
+/// length of a fork (key state, verified tokens, log events, the client
+/// registry), with the GIL held as usual, or released while a fork is being
+/// prepared: the forking thread may need the GIL back for other at-fork
+/// hooks before it forks, and a thread that waits for those locks while
+/// holding the GIL would never let it (a deadlock seen 1 run in 6 of
+/// `test_fork_while_another_thread_decodes_does_not_deadlock`). Released,
+/// it waits for the fork to be over before it takes any of them (see
+/// `fork::wait_until_forked`). The check is made with the GIL held, as the
+/// fork's second phase runs, so the answer cannot change under it.
+pub fn brief<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> T {
+    if jwkscache_core::fork::in_progress() {
+        py.detach(|| {
+            jwkscache_core::fork::wait_until_forked();
+            work()
+        })
+    } else {
+        work()
+    }
+}
+
 /// What the adaptive policy decided so far in this process, and whether it
 /// holds the GIL now.
 pub fn decisions() -> (Decisions, bool) {

@@ -159,3 +159,47 @@ def test_a_key_with_a_member_twice_is_a_failed_fetch(issuer: LocalIssuer) -> Non
 def test_a_ca_file_path_that_is_not_a_file_fails_at_construction(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a file"):
         jwkscache.JWKSCache("https://127.0.0.1:9/keys", ca_file=str(tmp_path))
+
+
+def test_fork_with_a_later_hook_that_releases_the_gil_does_not_deadlock() -> None:
+    # Before-fork hooks run in reverse order of registration: one registered before
+    # jwkscache's runs after it, while our hook holds the cache's locks. Here it sleeps
+    # (releasing the GIL), so the decoding thread surely runs then and must not wait for
+    # those locks while holding the GIL (it did: 1 run in 6 of the test above hung).
+    script = textwrap.dedent(
+        """
+        import os, threading, time
+        os.register_at_fork(before=lambda: time.sleep(0.005))
+        import jwkscache
+        from jwkscache.testing import LocalIssuer
+
+        with LocalIssuer() as issuer:
+            cache = jwkscache.JWKSCache(issuer.jwks_uri)
+            token = issuer.mint()
+            for _ in range(3):
+                cache.decode(token)  # a verified-token cache hit from now on
+            stop = threading.Event()
+
+            def spin():
+                while not stop.is_set():
+                    cache.decode(token)
+                    cache.stats()
+
+            thread = threading.Thread(target=spin)
+            thread.start()
+            for _ in range(20):
+                pid = os.fork()
+                if pid == 0:
+                    os._exit(0 if cache.decode(token) else 1)
+                _, status = os.waitpid(pid, 0)
+                assert os.waitstatus_to_exitcode(status) == 0
+            stop.set()
+            thread.join()
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -10,6 +10,7 @@
 //! the threads holding them never wait for the GIL, while a thread that holds
 //! the GIL may be waiting for them.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -20,6 +21,29 @@ use crate::client::Client;
 static REGISTRY: Mutex<Vec<Weak<Client>>> = Mutex::new(Vec::new());
 /// The clients whose locks are held across the fork in progress.
 static FORKING: Mutex<Vec<Arc<Client>>> = Mutex::new(Vec::new());
+/// True from the second phase until after the fork: the brief locks are
+/// held by the forking thread.
+static IN_PROGRESS: AtomicBool = AtomicBool::new(false);
+
+/// True while a fork holds the locks of the second phase. The forking
+/// thread may still run other `os.register_at_fork` hooks (Python code,
+/// which hands the GIL to other threads now and then) before it forks: a
+/// thread that would wait for one of these locks must release the GIL first
+/// (the bindings check this with the GIL held, so the answer cannot change
+/// under them: the second phase runs with the GIL held too).
+pub fn in_progress() -> bool {
+    IN_PROGRESS.load(Ordering::Acquire)
+}
+
+/// Waits (call without the GIL) until the fork in progress, if any, is
+/// over, without touching its locks: a thread parked on one of them when
+/// the process forks leaves the child a lock that its unlock may hand to
+/// that thread, which does not exist there (parking_lot's fair hand-off).
+pub fn wait_until_forked() {
+    while in_progress() {
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    }
+}
 
 /// Records a new client for the fork hooks.
 pub(crate) fn register(client: &Arc<Client>) {
@@ -40,6 +64,7 @@ pub fn prepare_fork_slow() {
 /// Before `fork()`, second phase: call with the GIL held, after
 /// [`prepare_fork_slow`].
 pub fn prepare_fork_fast() {
+    IN_PROGRESS.store(true, Ordering::Release);
     std::mem::forget(REGISTRY.lock());
     // Waits for signature checks running without the GIL to finish.
     std::mem::forget(crate::verify::IN_CRYPTO.write());
@@ -62,4 +87,5 @@ pub fn after_fork() {
         crate::verify::IN_CRYPTO.force_unlock_write();
         REGISTRY.force_unlock();
     }
+    IN_PROGRESS.store(false, Ordering::Release);
 }
