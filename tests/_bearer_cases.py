@@ -103,6 +103,11 @@ CASES = [
     Case("scheme in lower case", lambda i: [f"bearer {token(i)}"], WELCOME),
     Case("expired", lambda i: bearer(token(i, expires_in=-60)), refused("Signature has expired")),
     Case(
+        "no exp",
+        lambda i: bearer(token(i, expires_in=None)),
+        refused("Token is missing the exp claim"),
+    ),
+    Case(
         "not yet valid",
         lambda i: bearer(token(i, not_before=time.time() + 600)),
         refused("The token is not yet valid (nbf)"),

@@ -26,6 +26,7 @@ from _bearer_cases import (
     check_rotation,
     token,
 )
+from jwkscache._settings import Settings
 from jwkscache.bearer import (
     BearerAuth,
     BearerError,
@@ -271,3 +272,27 @@ def test_the_issuers_router_is_a_key_source(oidc_issuer: LocalIssuer) -> None:
         assert (caught.value.status_code, caught.value.description) == (401, "Invalid issuer")
         for cache in router.values():
             cache.close()
+
+
+def test_a_token_without_exp_is_refused_unless_opted_out(
+    oidc_issuer: LocalIssuer, keys: jwkscache.JWKSCache
+) -> None:
+    forever = f"Bearer {oidc_issuer.mint(audience='x', expires_in=None)}"
+    with pytest.raises(BearerError, match="Token is missing the exp claim"):
+        BearerAuth(keys, audience="x").authenticate(forever)
+    with pytest.raises(BearerError, match="exp"):  # other options keep the default
+        BearerAuth(keys, audience="x", options={"verify_iat": False}).authenticate(forever)
+    assert BearerAuth(keys, audience="x", options={"require": []}).authenticate(forever)
+    settings = {"ISSUER": oidc_issuer.issuer, "AUDIENCE": "x"}
+    with pytest.raises(BearerError, match="exp"):
+        Settings.from_mapping(settings).bearer_auth(keys).authenticate(forever)
+    opted_out = Settings.from_mapping({**settings, "OPTIONS": {"require": []}})
+    assert opted_out.problems() == []
+    assert opted_out.bearer_auth(keys).authenticate(forever).claims["aud"] == "x"
+    no_aud = Settings.from_mapping(
+        {**settings, "AUDIENCE": None, "NO_AUDIENCE_REASON": "test", "OPTIONS": {"require": []}}
+    )
+    assert no_aud.bearer_auth(keys).authenticate(forever).claims["aud"] == "x"
+    assert [p.id for p in Settings.from_mapping({**settings, "OPTIONS": 5}).problems()] == [
+        "jwkscache.E006"
+    ]

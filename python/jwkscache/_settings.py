@@ -27,6 +27,7 @@ NAMES = (
     "REQUIRED",
     "REALM",
     "RETRY_AFTER",
+    "OPTIONS",
     "CACHE",
 )
 _UNSET: Any = object()
@@ -55,6 +56,7 @@ class Settings:
     required: bool = True
     realm: str | None = None
     retry_after: int = 30
+    options: Mapping[str, Any] | None = None
     cache: Mapping[str, Any] | None = None
     unknown: tuple[str, ...] = ()
 
@@ -82,6 +84,7 @@ class Settings:
             required=bool(values.get("REQUIRED", True)),
             realm=values.get("REALM"),
             retry_after=values.get("RETRY_AFTER", 30),
+            options=values.get("OPTIONS"),
             cache=values.get("CACHE"),
             unknown=tuple(sorted(str(name) for name in values if name not in NAMES)),
         )
@@ -139,6 +142,14 @@ class Settings:
                     f"Use {', '.join(supported_algorithms())}.",
                 )
             )
+        if self.options is not None and not isinstance(self.options, Mapping):
+            found.append(
+                Problem(
+                    "jwkscache.E006",
+                    f"{prefix} OPTIONS is not a dict but {type(self.options).__name__}",
+                    'OPTIONS takes PyJWT\'s decode options, e.g. {"require": ["exp", "sub"]}.',
+                )
+            )
         if not found:
             try:  # BearerAuth checks LEEWAY, RETRY_AFTER, SCOPE_CLAIMS; keys are not used
                 if keys_given:
@@ -177,14 +188,18 @@ class Settings:
             if isinstance(audience, Sequence) and not isinstance(audience, str)
             else audience
         )
+        # OPTIONS over BearerAuth's default (exp required); AUDIENCE None (with its reason):
+        # not checked, even when a token names one.
+        options = dict(self.options or {})
+        if audience is None:
+            options["verify_aud"] = False
         return BearerAuth(
             keys,
             audience=audience,
             issuer=self.issuer,
             algorithms=self.algorithms,
             leeway=self.leeway,
-            # AUDIENCE None (with its reason): not checked, even when a token names one.
-            options={"verify_aud": False} if audience is None else None,
+            options=options,
             scope_claims=self.scope_claims,
             realm=self.realm,
             retry_after=self.retry_after,

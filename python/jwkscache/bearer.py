@@ -30,6 +30,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import jwt
@@ -67,6 +68,8 @@ _MAX_DESCRIPTION = 200
 _CHECKED_SCOPES: set[tuple[str, ...]] = set()
 _MAX_CHECKED_SCOPES = 1024
 _OWS = " \t"
+# The options every BearerAuth starts from: a token must carry exp.
+_DEFAULT_OPTIONS: Mapping[str, Any] = MappingProxyType({"require": ("exp",)})
 
 
 class KeySource(Protocol):
@@ -292,7 +295,10 @@ class BearerAuth:
             ``JWKSCache.from_issuer`` checks its issuer).
         algorithms: The allowed ``alg`` values; ``None`` leaves it to ``keys``.
         leeway: Seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``.
-        options: PyJWT's ``options`` for ``decode`` (``require``, ``verify_exp`` ...).
+        options: PyJWT's ``options`` for ``decode`` (``require``, ``verify_exp`` ...), over
+            the default ``{"require": ["exp"]}``: a token without ``exp`` (one that never
+            expires) is refused unless ``options`` sets its own ``require`` (``[]`` to opt
+            out).
         scope_claims: The claims scopes are read from.
         realm: The ``realm`` of the challenge, if any.
         max_token_bytes: The longest token read from the header; longer ones are refused
@@ -328,7 +334,9 @@ class BearerAuth:
         self.max_token_bytes = max_token_bytes
         self.retry_after = retry_after
         kwargs: dict[str, Any] = {"audience": audience, "issuer": issuer, "leeway": leeway or None}
-        kwargs.update(options=options, algorithms=algorithms)
+        # Fail closed: a token without exp would be valid forever. An explicit "require"
+        # (even []) replaces the default.
+        kwargs.update(options={**_DEFAULT_OPTIONS, **(options or {})}, algorithms=algorithms)
         self._decode_kwargs = {name: value for name, value in kwargs.items() if value is not None}
         # A JWKSCache answers from its cached keys without any I/O, or says a fetch is due:
         # the common path then costs no coroutine (decode_async does the same split).

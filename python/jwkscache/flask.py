@@ -16,7 +16,8 @@ Example:
 The settings have Django's names with a ``JWKSCACHE_`` prefix: ``JWKSCACHE_ISSUER``,
 ``JWKSCACHE_JWKS_URI``, ``JWKSCACHE_AUDIENCE``, ``JWKSCACHE_NO_AUDIENCE_REASON``,
 ``JWKSCACHE_ALGORITHMS``, ``JWKSCACHE_LEEWAY``, ``JWKSCACHE_SCOPE_CLAIMS``,
-``JWKSCACHE_REALM``, ``JWKSCACHE_RETRY_AFTER`` and ``JWKSCACHE_CACHE`` (``JWKSCache``
+``JWKSCACHE_REALM``, ``JWKSCACHE_RETRY_AFTER``, ``JWKSCACHE_OPTIONS`` (PyJWT's ``decode``
+options, over the default ``{"require": ["exp"]}``) and ``JWKSCACHE_CACHE`` (``JWKSCache``
 options). A misconfiguration is a ``ValueError`` at ``init_app``, not at the first request.
 Refusals are :mod:`jwkscache.bearer`'s RFC 6750 JSON answers, from an error handler the
 extension registers.
