@@ -6,20 +6,25 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 
 import jwkscache
 from _bearer_cases import (
     AUDIENCE,
+    CHALLENGE,
+    INSUFFICIENT,
     REALM,
     SCOPE,
+    UNAVAILABLE,
     Answer,
     Case,
+    bearer,
     case_params,
     check_outage_cold,
     check_outage_warm,
     check_rotation,
+    refused,
     token,
 )
 from jwkscache.bearer import BearerAuth
@@ -101,6 +106,45 @@ def test_issuer_down_with_keys_cached(
     oidc_issuer: LocalIssuer, client: FlaskClient, app: Flask
 ) -> None:
     check_outage_warm(oidc_issuer, getter(client), JWKSAuth.auth(app).keys)
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_a_blueprint_catch_all_handler_does_not_swallow_refusals(
+    oidc_issuer: LocalIssuer, is_async: bool
+) -> None:
+    app = make_app(oidc_issuer)
+    auth = JWKSAuth(keys=JWKSAuth.auth(app).keys)
+    api = Blueprint("api", __name__, url_prefix="/api")
+
+    @api.errorhandler(Exception)
+    def oops(exc: Exception) -> tuple[dict[str, str], int]:
+        return {"error": "internal"}, 500
+
+    if is_async:
+
+        @api.get("/orders")
+        @auth.required(scopes=[SCOPE])
+        async def orders() -> dict[str, Any]:
+            return {"sub": current_token.subject, "scopes": sorted(current_token.scopes)}
+    else:
+
+        @api.get("/orders")
+        @auth.required(scopes=[SCOPE])
+        def orders() -> dict[str, Any]:
+            return {"sub": current_token.subject, "scopes": sorted(current_token.scopes)}
+
+    app.register_blueprint(api)
+    get = getter(app.test_client(), "/api/orders")
+    try:
+        assert get([]) == CHALLENGE
+        assert get(bearer(token(oidc_issuer, expires_in=-60))) == refused("Signature has expired")
+        assert get(bearer(token(oidc_issuer, scope="profile"))) == INSUFFICIENT
+        assert get(["Bearer"]).status == 400
+        oidc_issuer.rotate()
+        oidc_issuer.fail_next(100)
+        assert get(bearer(token(oidc_issuer))) == UNAVAILABLE
+    finally:
+        JWKSAuth.auth(app).keys.close()  # type: ignore[attr-defined]
 
 
 def test_optional(oidc_issuer: LocalIssuer, client: FlaskClient) -> None:

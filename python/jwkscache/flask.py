@@ -19,8 +19,9 @@ The settings have Django's names with a ``JWKSCACHE_`` prefix: ``JWKSCACHE_ISSUE
 ``JWKSCACHE_REALM``, ``JWKSCACHE_RETRY_AFTER``, ``JWKSCACHE_OPTIONS`` (PyJWT's ``decode``
 options, over the default ``{"require": ["exp"]}``) and ``JWKSCACHE_CACHE`` (``JWKSCache``
 options). A misconfiguration is a ``ValueError`` at ``init_app``, not at the first request.
-Refusals are :mod:`jwkscache.bearer`'s RFC 6750 JSON answers, from an error handler the
-extension registers.
+Refusals are :mod:`jwkscache.bearer`'s RFC 6750 JSON answers: ``required`` returns them
+as the view's response (so no blueprint error handler can swallow them), and the extension
+registers an error handler for a ``BearerError`` raised anywhere else.
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ class JWKSAuth:
         required = check_scope_names(scopes)
 
         def decorator(func: F) -> F:
+            # A refusal is returned as the view's response, not raised: Flask looks up a
+            # blueprint's handlers first, and a catch-all @bp.errorhandler(Exception) would
+            # turn it into a 500 without its challenge.
             if inspect.iscoroutinefunction(func):
 
                 @functools.wraps(func)
@@ -127,10 +131,12 @@ class JWKSAuth:
                     header = request.environ.get("HTTP_AUTHORIZATION")  # repeats joined by WSGI
                     try:
                         g._jwkscache_token = await auth.authenticate_async(header, required)
-                    except MissingTokenError:
+                    except MissingTokenError as error:
                         if not optional:
-                            raise
+                            return bearer_response(error)
                         g._jwkscache_token = None
+                    except BearerError as error:
+                        return bearer_response(error)
                     return await func(*args, **kwargs)
 
                 return cast(F, async_view)
@@ -141,10 +147,12 @@ class JWKSAuth:
                 header = request.environ.get("HTTP_AUTHORIZATION")  # repeats joined by WSGI
                 try:
                     g._jwkscache_token = auth.authenticate(header, required)
-                except MissingTokenError:
+                except MissingTokenError as error:
                     if not optional:
-                        raise
+                        return bearer_response(error)
                     g._jwkscache_token = None
+                except BearerError as error:
+                    return bearer_response(error)
                 return func(*args, **kwargs)
 
             return cast(F, sync_view)
