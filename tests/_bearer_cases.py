@@ -202,3 +202,15 @@ def check_outage_warm(issuer: LocalIssuer, get: Get, keys: Any) -> None:
     assert get(bearer(token(issuer))) == WELCOME
     assert get(bearer(token(issuer, expires_in=-60))) == refused("Signature has expired")
     assert issuer.fetch_count == 2
+
+
+def check_outage_unknown_kid(issuer: LocalIssuer, get: Get) -> None:
+    """A new kid while the issuer is down: its refetch fails, so 503 (not a 401 that would
+    make the client throw away a good token); tokens of the cached keys still pass."""
+    old = bearer(token(issuer))
+    assert get(old) == WELCOME
+    issuer.rotate()
+    issuer.fail_next(100)
+    assert get(bearer(token(issuer))) == UNAVAILABLE
+    assert issuer.fetch_count == 2
+    assert get(old) == WELCOME

@@ -22,6 +22,7 @@ from _bearer_cases import (
     bearer,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
     token,
@@ -101,6 +102,22 @@ def test_issuer_down_with_keys_cached(
     oidc_issuer: LocalIssuer, keys: jwkscache.JWKSCache, auth: BearerAuth, make_get: Any
 ) -> None:
     check_outage_warm(oidc_issuer, make_get(auth), keys)
+
+
+@pytest.mark.parametrize("make_get", [sync_get, async_get])
+def test_unknown_kid_while_the_issuer_is_down(
+    oidc_issuer: LocalIssuer, auth: BearerAuth, make_get: Any
+) -> None:
+    check_outage_unknown_kid(oidc_issuer, make_get(auth))
+
+
+def test_a_connection_error_is_a_503_even_if_it_is_an_invalid_token_error(
+    keys: jwkscache.JWKSCache,
+) -> None:
+    class Both(jwt.PyJWKClientConnectionError, jwt.InvalidTokenError):
+        pass
+
+    assert isinstance(BearerAuth(keys)._refusal(Both("down")), IssuerUnavailableError)
 
 
 def test_the_503_keeps_its_cause(oidc_issuer: LocalIssuer, keys: jwkscache.JWKSCache) -> None:

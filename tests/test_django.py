@@ -22,6 +22,7 @@ from _bearer_cases import (
     bearer,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
     token,
@@ -93,6 +94,11 @@ def test_issuer_down_with_nothing_cached(configured: LocalIssuer, make_get: Any)
 @pytest.mark.parametrize("make_get", [sync_get, async_get])
 def test_issuer_down_with_keys_cached(configured: LocalIssuer, make_get: Any) -> None:
     check_outage_warm(configured, make_get(), get_keys())
+
+
+@pytest.mark.parametrize("make_get", [sync_get, async_get])
+def test_unknown_kid_while_the_issuer_is_down(configured: LocalIssuer, make_get: Any) -> None:
+    check_outage_unknown_kid(configured, make_get())
 
 
 def test_user_jwt_and_vary(configured: LocalIssuer) -> None:

@@ -17,6 +17,7 @@ from _bearer_cases import (
     bearer,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
     token,
@@ -70,6 +71,10 @@ def test_issuer_down_with_nothing_cached(configured: LocalIssuer) -> None:
 
 def test_issuer_down_with_keys_cached(configured: LocalIssuer) -> None:
     check_outage_warm(configured, get(), get_keys())
+
+
+def test_unknown_kid_while_the_issuer_is_down(configured: LocalIssuer) -> None:
+    check_outage_unknown_kid(configured, get())
 
 
 def test_is_authenticated_answers_401_with_the_challenge(configured: LocalIssuer) -> None:

@@ -21,6 +21,7 @@ from _bearer_cases import (
     Case,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
     token,
@@ -112,6 +113,10 @@ def test_issuer_down_with_keys_cached(
     oidc_issuer: LocalIssuer, client: TestClient, keys: jwkscache.JWKSCache
 ) -> None:
     check_outage_warm(oidc_issuer, getter(client), keys)
+
+
+def test_unknown_kid_while_the_issuer_is_down(oidc_issuer: LocalIssuer, client: TestClient) -> None:
+    check_outage_unknown_kid(oidc_issuer, getter(client))
 
 
 def test_router_and_route_scopes_combine_and_verify_once(

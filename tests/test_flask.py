@@ -22,6 +22,7 @@ from _bearer_cases import (
     bearer,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
     refused,
@@ -106,6 +107,13 @@ def test_issuer_down_with_keys_cached(
     oidc_issuer: LocalIssuer, client: FlaskClient, app: Flask
 ) -> None:
     check_outage_warm(oidc_issuer, getter(client), JWKSAuth.auth(app).keys)
+
+
+@pytest.mark.parametrize("path", ["/orders", "/orders-async"])
+def test_unknown_kid_while_the_issuer_is_down(
+    oidc_issuer: LocalIssuer, client: FlaskClient, path: str
+) -> None:
+    check_outage_unknown_kid(oidc_issuer, getter(client, path))
 
 
 @pytest.mark.parametrize("is_async", [False, True])

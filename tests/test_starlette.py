@@ -28,6 +28,7 @@ from _bearer_cases import (
     bearer,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
     token,
@@ -125,6 +126,10 @@ def test_issuer_down_with_keys_cached(
     oidc_issuer: LocalIssuer, client: TestClient, keys: jwkscache.JWKSCache
 ) -> None:
     check_outage_warm(oidc_issuer, getter(client), keys)
+
+
+def test_unknown_kid_while_the_issuer_is_down(oidc_issuer: LocalIssuer, client: TestClient) -> None:
+    check_outage_unknown_kid(oidc_issuer, getter(client))
 
 
 def test_user_and_credentials(oidc_issuer: LocalIssuer, client: TestClient) -> None:

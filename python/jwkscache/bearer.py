@@ -463,8 +463,12 @@ class BearerAuth:
         return InvalidRequestError(description, realm=self.realm)
 
     def _refusal(self, exc: jwt.PyJWTError) -> BearerError:
-        # SigningKeyNotFoundError is both an InvalidTokenError and a PyJWKClientError: an
-        # unknown key refuses the token. Any other client error means no keys to judge with.
+        # The issuer unreachable (an unknown kid whose refetch failed included): no keys to
+        # judge with, so 503, checked first. SigningKeyNotFoundError is both an
+        # InvalidTokenError and a PyJWKClientError: an unknown key refuses the token. Any
+        # other client error means no keys to judge with.
+        if isinstance(exc, jwt.PyJWKClientConnectionError):
+            return IssuerUnavailableError(retry_after=self.retry_after, realm=self.realm)
         if isinstance(exc, jwt.InvalidTokenError):
             return InvalidTokenError(str(exc) or type(exc).__name__, realm=self.realm)
         return IssuerUnavailableError(retry_after=self.retry_after, realm=self.realm)
