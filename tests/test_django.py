@@ -114,6 +114,17 @@ def test_user_jwt_and_vary(configured: LocalIssuer) -> None:
     assert client.get("/health", headers={"Authorization": "Bearer x.y.z"}).status_code == 200
 
 
+def test_exempt_root_is_the_root_only(oidc_issuer: LocalIssuer) -> None:
+    settings = _django_project.jwkscache_settings(oidc_issuer, EXEMPT_PATHS=["/", "/api/"])
+    with override_settings(JWKSCACHE=settings):
+        client = Client()
+        assert client.get("/").status_code == 404  # exempt: reaches URL routing
+        assert answer(client.get("/whoami")).status == 401  # "/" is not a prefix
+        assert answer(client.get("/orders")).status == 401
+        assert "detail" in client.get("/api/me").json()  # a prefix: DRF answers, not us
+        get_keys().close()
+
+
 def test_optional_when_not_required(oidc_issuer: LocalIssuer) -> None:
     settings = _django_project.jwkscache_settings(oidc_issuer, REQUIRED=False)
     with override_settings(JWKSCACHE=settings):

@@ -31,6 +31,9 @@ GOOD: dict[str, Any] = {"ISSUER": "https://issuer.example", "AUDIENCE": "orders-
         ({**GOOD, "CACHE": {"no_such_option": 1}}, ["jwkscache.E006"]),
         ({**GOOD, "LEEWAY": "thirty"}, ["jwkscache.E006"]),
         ({**GOOD, "RETRY_AFTER": -1}, ["jwkscache.E006"]),
+        ({**GOOD, "EXEMPT_PATHS": 5}, ["jwkscache.E006"]),
+        ({**GOOD, "EXEMPT_PATHS": ["health"]}, ["jwkscache.E006"]),
+        ({**GOOD, "EXEMPT_PATHS": ["/health", 5]}, ["jwkscache.E006"]),
     ],
 )
 def test_each_misconfiguration_has_its_id(setting: Any, ids: list[str]) -> None:

@@ -59,6 +59,7 @@ class Settings:
     options: Mapping[str, Any] | None = None
     cache: Mapping[str, Any] | None = None
     unknown: tuple[str, ...] = ()
+    wrong: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
@@ -66,12 +67,27 @@ class Settings:
         if not isinstance(values, Mapping):
             return cls(unknown=(f"not a dict but {type(values).__name__}",))
 
+        wrong: list[str] = []
+
         def names(key: str) -> tuple[str, ...] | None:
             value = values.get(key)
             if isinstance(value, str):  # one name for a list of one
                 return (value,)
-            return None if value is None else tuple(value)
+            if value is None:
+                return None
+            if not isinstance(value, (list, tuple)) or not all(
+                isinstance(item, str) for item in value
+            ):
+                wrong.append(f"{key} must be a list of strings, not {value!r}")
+                return None
+            return tuple(value)
 
+        exempt_paths = names("EXEMPT_PATHS") or ()
+        wrong += [
+            f"EXEMPT_PATHS entry {entry!r} does not start with / (it would never match)"
+            for entry in exempt_paths
+            if not entry.startswith("/")
+        ]
         return cls(
             issuer=values.get("ISSUER"),
             jwks_uri=values.get("JWKS_URI"),
@@ -80,13 +96,14 @@ class Settings:
             algorithms=names("ALGORITHMS"),
             leeway=values.get("LEEWAY", 0),
             scope_claims=names("SCOPE_CLAIMS") or ("scope", "scp"),
-            exempt_paths=names("EXEMPT_PATHS") or (),
+            exempt_paths=exempt_paths,
             required=bool(values.get("REQUIRED", True)),
             realm=values.get("REALM"),
             retry_after=values.get("RETRY_AFTER", 30),
             options=values.get("OPTIONS"),
             cache=values.get("CACHE"),
             unknown=tuple(sorted(str(name) for name in values if name not in NAMES)),
+            wrong=tuple(wrong),
         )
 
     def problems(self, *, keys_given: bool = False, prefix: str = "JWKSCACHE") -> list[Problem]:
@@ -142,6 +159,10 @@ class Settings:
                     f"Use {', '.join(supported_algorithms())}.",
                 )
             )
+        found += [
+            Problem("jwkscache.E006", f"{prefix} {message}", "Fix the setting's type or value.")
+            for message in self.wrong
+        ]
         if self.options is not None and not isinstance(self.options, Mapping):
             found.append(
                 Problem(
@@ -206,11 +227,15 @@ class Settings:
         )
 
     def is_exempt(self, path: str) -> bool:
-        """Whether ``path`` is one of ``EXEMPT_PATHS`` (an entry ending in ``/`` is a prefix)."""
+        """Whether ``path`` is one of ``EXEMPT_PATHS``.
+
+        An entry ending in ``/`` is a prefix (``"/public/"``), except ``"/"`` itself, which
+        is the root only: no entry exempts the whole site.
+        """
         if not self.exempt_paths:
             return False
         return any(
-            path == entry or (entry.endswith("/") and path.startswith(entry))
+            path == entry or (entry != "/" and entry.endswith("/") and path.startswith(entry))
             for entry in self.exempt_paths
         )
 

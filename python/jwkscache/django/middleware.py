@@ -6,7 +6,8 @@ you use that one): a verified token sets ``request.user`` to a
 :class:`~jwkscache.bearer.VerifiedToken`. A refused token is answered at once with the
 RFC 6750 response, never let through as anonymous. A request without a token gets the 401
 challenge when ``REQUIRED`` (the default), else goes on with ``request.jwt = None``. Paths
-in ``EXEMPT_PATHS`` go on untouched.
+in ``EXEMPT_PATHS`` go on untouched (an entry ending in ``/`` is a prefix, except ``/``
+itself: the root only).
 """
 
 from __future__ import annotations
