@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ from _bearer_cases import (
     check_rotation,
     token,
 )
+from jwkscache import _aio
 from jwkscache._settings import Settings
 from jwkscache.bearer import (
     BearerAuth,
@@ -313,3 +315,33 @@ def test_a_token_without_exp_is_refused_unless_opted_out(
     assert [p.id for p in Settings.from_mapping({**settings, "OPTIONS": 5}).problems()] == [
         "jwkscache.E006"
     ]
+
+
+def test_fetch_threads_are_limited_without_anyio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The asyncio fallback (no anyio) also runs at most FETCH_THREADS fetches at once."""
+    monkeypatch.setitem(sys.modules, "anyio.to_thread", None)  # import fails
+    running, most, release = [0], [0], threading.Event()
+    lock = threading.Lock()
+
+    def fetch() -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(10)
+        with lock:
+            running[0] -= 1
+        return 1
+
+    async def scenario() -> list[int]:
+        tasks = [asyncio.ensure_future(_aio._to_thread(fetch)) for _ in range(10)]
+        for _ in range(500):
+            if running[0] == _aio.FETCH_THREADS:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # the other six are parked on the semaphore
+        assert running[0] == _aio.FETCH_THREADS
+        release.set()
+        return await asyncio.gather(*tasks)
+
+    assert asyncio.run(scenario()) == [1] * 10
+    assert most[0] == _aio.FETCH_THREADS
