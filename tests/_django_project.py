@@ -59,6 +59,7 @@ def jwkscache_settings(issuer: LocalIssuer, **extra: Any) -> dict[str, Any]:
 setup()
 
 # Views and URLs: imported after setup() (DRF reads the settings on import).
+from django.contrib.auth.decorators import login_required  # noqa: E402
 from rest_framework.permissions import IsAuthenticated  # noqa: E402
 from rest_framework.request import Request  # noqa: E402
 from rest_framework.response import Response  # noqa: E402
@@ -95,6 +96,12 @@ def whoami(request: HttpRequest) -> JsonResponse:
     )
 
 
+@login_required
+async def private_async(request: HttpRequest) -> JsonResponse:
+    user = await request.auser()
+    return JsonResponse({"user": user.pk, "same": user is request.user})
+
+
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"jwt": getattr(request, "jwt", "unset")})
 
@@ -129,6 +136,7 @@ urlpatterns = [
     path("orders-async", orders_async),
     path("whoami", whoami),
     path("health", health),
+    path("private-async", private_async),
     path("api/orders", ApiOrders.as_view()),
     path("api/me", ApiMe.as_view()),
     path("api/misconfigured", ApiNoScopesSet.as_view()),

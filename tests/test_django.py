@@ -114,6 +114,17 @@ def test_user_jwt_and_vary(configured: LocalIssuer) -> None:
     assert client.get("/health", headers={"Authorization": "Bearer x.y.z"}).status_code == 200
 
 
+def test_auser_is_the_token_user(configured: LocalIssuer) -> None:
+    """Django 5's async login_required awaits request.auser(): the bearer user passes."""
+    headers = {"Authorization": f"Bearer {token(configured)}"}
+    response = asyncio.run(AsyncClient().get("/private-async", headers=headers))
+    assert (response.status_code, response.json()) == (200, {"user": "alice", "same": True})
+    assert Client().get("/private-async", headers=headers).json() == {
+        "user": "alice",
+        "same": True,
+    }
+
+
 def test_exempt_root_is_the_root_only(oidc_issuer: LocalIssuer) -> None:
     settings = _django_project.jwkscache_settings(oidc_issuer, EXEMPT_PATHS=["/", "/api/"])
     with override_settings(JWKSCACHE=settings):

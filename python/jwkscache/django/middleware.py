@@ -1,8 +1,8 @@
 """``JWKSAuthMiddleware``: bearer tokens on every request, sync and async alike.
 
 Add it to ``MIDDLEWARE`` after ``django.contrib.auth``'s ``AuthenticationMiddleware`` (if
-you use that one): a verified token sets ``request.user`` to a
-:class:`~jwkscache.django.TokenUser` and ``request.jwt`` to the
+you use that one): a verified token sets ``request.user`` (and ``request.auser``, for async
+code) to a :class:`~jwkscache.django.TokenUser` and ``request.jwt`` to the
 :class:`~jwkscache.bearer.VerifiedToken`. A refused token is answered at once with the
 RFC 6750 response, never let through as anonymous. A request without a token gets the 401
 challenge when ``REQUIRED`` (the default), else goes on with ``request.jwt = None``. Paths
@@ -84,7 +84,13 @@ class JWKSAuthMiddleware:
     def _attach(request: HttpRequest, token: VerifiedToken | None) -> None:
         request.jwt = token  # type: ignore[attr-defined]
         if token is not None:
-            request.user = TokenUser(token)  # type: ignore[assignment]
+            user = TokenUser(token)
+            request.user = user  # type: ignore[assignment]
+
+            async def auser() -> TokenUser:  # Django 5's async login_required awaits it
+                return user
+
+            request.auser = auser  # type: ignore[assignment]
 
     @staticmethod
     def _vary(response: HttpResponseBase) -> HttpResponseBase:
