@@ -298,7 +298,7 @@ def test_a_hung_issuer_does_not_take_the_shared_thread_pool(
             old = {"Authorization": f"Bearer {token(oidc_issuer)}"}
             assert (await client.get("/orders", headers=old)).status_code == 200
             oidc_issuer.rotate()
-            oidc_issuer.hang_next(1, seconds=2)
+            oidc_issuer.hang_next(1, seconds=3)
             new = {"Authorization": f"Bearer {token(oidc_issuer)}"}
             flood = [
                 asyncio.ensure_future(client.get("/orders", headers=new)) for _ in range(flood_size)
