@@ -269,7 +269,7 @@ def test_a_fetch_never_blocks_the_event_loop(
             old = {"Authorization": f"Bearer {token(oidc_issuer)}"}
             assert (await client.get("/orders", headers=old)).status_code == 200
             oidc_issuer.rotate()
-            oidc_issuer.hang_next(1, seconds=2)
+            oidc_issuer.hang_next(1, seconds=3)
             new = {"Authorization": f"Bearer {token(oidc_issuer)}"}
             waiting = asyncio.ensure_future(client.get("/orders", headers=new))
             for _ in range(500):  # until the refetch has reached the issuer, at most 5 s
