@@ -29,7 +29,7 @@ from _bearer_cases import (
     token,
 )
 from jwkscache.bearer import BearerAuth
-from jwkscache.flask import JWKSAuth, current_token
+from jwkscache.flask import JWKSAuth, current_token, get_current_token
 from jwkscache.testing import LocalIssuer
 
 
@@ -59,6 +59,12 @@ def make_app(issuer: LocalIssuer, **config: Any) -> Flask:
     @auth.required(optional=True)
     def maybe() -> dict[str, Any]:
         return {"user": current_token.subject if current_token else None}
+
+    @app.get("/maybe-typed")
+    @auth.required(optional=True)
+    def maybe_typed() -> dict[str, Any]:
+        found = get_current_token()
+        return {"user": None if found is None else found.subject, "proxy": bool(current_token)}
 
     return app
 
@@ -167,6 +173,14 @@ def test_optional(oidc_issuer: LocalIssuer, client: FlaskClient) -> None:
     )
     assert expired.status_code == 401
     assert expired.get_json()["error"] == "invalid_token"
+
+
+def test_get_current_token_is_none_in_an_optional_view_without_a_token(
+    oidc_issuer: LocalIssuer, client: FlaskClient
+) -> None:
+    assert client.get("/maybe-typed").get_json() == {"user": None, "proxy": False}
+    good = {"Authorization": f"Bearer {token(oidc_issuer)}"}
+    assert client.get("/maybe-typed", headers=good).get_json() == {"user": "alice", "proxy": True}
 
 
 def test_the_extension_is_stored_on_the_app(oidc_issuer: LocalIssuer, app: Flask) -> None:

@@ -47,19 +47,26 @@ from jwkscache.bearer import (
     check_scope_names,
 )
 
-__all__ = ["JWKSAuth", "VerifiedToken", "bearer_response", "current_token"]
+__all__ = ["JWKSAuth", "VerifiedToken", "bearer_response", "current_token", "get_current_token"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _EXTENSION = "jwkscache"
 _PREFIX = "JWKSCACHE_"
 
 
-def _token_of_request() -> VerifiedToken | None:
+def get_current_token() -> VerifiedToken | None:
+    """The request's ``VerifiedToken``, or ``None`` (an ``optional=True`` view called without
+    bearer credentials, or outside a ``required`` view).
+
+    Use it in optional views: ``if (token := get_current_token()) is None: ...``.
+    """
     return cast("VerifiedToken | None", g.get("_jwkscache_token"))
 
 
-#: The ``VerifiedToken`` of the request (``None`` for an optional view called without one).
-current_token: VerifiedToken = LocalProxy(_token_of_request)  # type: ignore[assignment]
+#: The ``VerifiedToken`` of a ``required`` view's request: a proxy, typed for required
+#: views. It is never ``is None`` (a proxy): in an ``optional=True`` view use
+#: :func:`get_current_token`, or test it with ``if current_token:``.
+current_token: VerifiedToken = LocalProxy(get_current_token)  # type: ignore[assignment]
 
 
 def bearer_response(error: BearerError) -> Response:
@@ -110,12 +117,14 @@ class JWKSAuth:
     def required(self, *, scopes: Iterable[str] = (), optional: bool = False) -> Callable[[F], F]:
         """A view decorator: a verified token with ``scopes``, else the RFC 6750 answer.
 
-        Works on sync and async views; in the view the token is :data:`current_token`.
+        Works on sync and async views; in the view the token is :data:`current_token` (or
+        :func:`get_current_token`, which is ``None`` in an optional view without one).
 
         Args:
             scopes: Every scope the token must carry.
             optional: A request without bearer credentials reaches the view with
-                ``current_token`` ``None``; a bad token is refused all the same.
+                ``get_current_token()`` ``None`` (``current_token`` is a proxy to it:
+                false, but never ``is None``); a bad token is refused all the same.
         """
         required = check_scope_names(scopes)
 
