@@ -235,6 +235,15 @@ def test_keys_can_be_given(oidc_issuer: LocalIssuer) -> None:
             },
             ["jwkscache.E006"],
         ),
+        (
+            {
+                "JWKSCACHE_ISSUER": "https://i.example",
+                "JWKSCACHE_AUDIENCE": "a",
+                "JWKSCACHE_REQUIRED": True,
+                "JWKSCACHE_EXEMPT_PATHS": ["/health"],
+            },
+            ["jwkscache.E005"],
+        ),
     ],
 )
 def test_misconfiguration_fails_at_init_app(config: dict[str, Any], ids: list[str]) -> None:
@@ -243,6 +252,8 @@ def test_misconfiguration_fails_at_init_app(config: dict[str, Any], ids: list[st
     with pytest.raises(ValueError, match=r"\(jwkscache\.E00\d\)") as caught:
         JWKSAuth(app)
     message = str(caught.value)
+    if "JWKSCACHE_REQUIRED" in config:
+        assert "JWKSCACHE_REQUIRED, JWKSCACHE_EXEMPT_PATHS: Django's middleware settings" in message
     assert [i for i in ("E001", "E002", "E003", "E004", "E005", "E006") if i in message] == [
         i.split(".")[1] for i in ids
     ]

@@ -18,7 +18,9 @@ The settings have Django's names with a ``JWKSCACHE_`` prefix: ``JWKSCACHE_ISSUE
 ``JWKSCACHE_ALGORITHMS``, ``JWKSCACHE_LEEWAY``, ``JWKSCACHE_SCOPE_CLAIMS``,
 ``JWKSCACHE_REALM``, ``JWKSCACHE_RETRY_AFTER``, ``JWKSCACHE_OPTIONS`` (PyJWT's ``decode``
 options, over the default ``{"require": ["exp"]}``) and ``JWKSCACHE_CACHE`` (``JWKSCache``
-options). A misconfiguration is a ``ValueError`` at ``init_app``, not at the first request.
+options). A misconfiguration is a ``ValueError`` at ``init_app``, not at the first request;
+so are Django's ``REQUIRED`` and ``EXEMPT_PATHS`` (Flask protects each view with
+``required``).
 Refusals are :mod:`jwkscache.bearer`'s RFC 6750 JSON answers: ``required`` returns them
 as the view's response (so no blueprint error handler can swallow them), and the extension
 registers an error handler for a ``BearerError`` raised anywhere else.
@@ -37,7 +39,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError('jwkscache.flask needs Flask: pip install "jwkscache[flask]"') from exc
 
-from jwkscache._settings import Settings
+from jwkscache._settings import Problem, Settings
 from jwkscache.bearer import (
     BearerAuth,
     BearerError,
@@ -52,6 +54,7 @@ __all__ = ["JWKSAuth", "VerifiedToken", "bearer_response", "current_token", "get
 F = TypeVar("F", bound=Callable[..., Any])
 _EXTENSION = "jwkscache"
 _PREFIX = "JWKSCACHE_"
+_DJANGO_ONLY = ("REQUIRED", "EXEMPT_PATHS")
 
 
 def get_current_token() -> VerifiedToken | None:
@@ -100,6 +103,17 @@ class JWKSAuth:
         values = {k[len(_PREFIX) :]: v for k, v in app.config.items() if k.startswith(_PREFIX)}
         settings = Settings.from_mapping(values)
         problems = settings.problems(keys_given=self.keys is not None, prefix="JWKSCACHE_*")
+        django_only = [_PREFIX + name for name in _DJANGO_ONLY if name in values]
+        if django_only:  # accepted and ignored, they would suggest views are protected
+            problems.insert(
+                0,
+                Problem(
+                    "jwkscache.E005",
+                    f"{', '.join(django_only)}: Django's middleware settings, not used by Flask",
+                    "Remove them: protect each view with @auth.required(...) "
+                    "(optional=True lets a request without a token through).",
+                ),
+            )
         if problems:
             raise ValueError("; ".join(f"{p.message} ({p.id}): {p.hint}" for p in problems))
         keys = self.keys if self.keys is not None else settings.build_keys()
