@@ -125,6 +125,18 @@ def test_auser_is_the_token_user(configured: LocalIssuer) -> None:
     }
 
 
+def test_a_bearer_post_passes_csrf(configured: LocalIssuer) -> None:
+    middleware = [
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "jwkscache.django.JWKSAuthMiddleware",
+    ]
+    with override_settings(MIDDLEWARE=middleware):
+        client = Client(enforce_csrf_checks=True)
+        headers = {"Authorization": f"Bearer {token(configured)}"}
+        assert answer(client.post("/orders", headers=headers)) == WELCOME
+        assert answer(client.post("/orders")).status == 401  # no token: refused by us first
+
+
 def test_exempt_root_is_the_root_only(oidc_issuer: LocalIssuer) -> None:
     settings = _django_project.jwkscache_settings(oidc_issuer, EXEMPT_PATHS=["/", "/api/"])
     with override_settings(JWKSCACHE=settings):

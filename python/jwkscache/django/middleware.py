@@ -4,10 +4,11 @@ Add it to ``MIDDLEWARE`` after ``django.contrib.auth``'s ``AuthenticationMiddlew
 you use that one): a verified token sets ``request.user`` (and ``request.auser``, for async
 code) to a :class:`~jwkscache.django.TokenUser` and ``request.jwt`` to the
 :class:`~jwkscache.bearer.VerifiedToken`. A refused token is answered at once with the
-RFC 6750 response, never let through as anonymous. A request without a token gets the 401
-challenge when ``REQUIRED`` (the default), else goes on with ``request.jwt = None``. Paths
-in ``EXEMPT_PATHS`` go on untouched (an entry ending in ``/`` is a prefix, except ``/``
-itself: the root only).
+RFC 6750 response, never let through as anonymous. A request with a verified token is exempt
+from ``CsrfViewMiddleware`` (a browser never sends a bearer token by itself). A request
+without a token gets the 401 challenge when ``REQUIRED`` (the default), else goes on with
+``request.jwt = None``. Paths in ``EXEMPT_PATHS`` go on untouched (an entry ending in ``/``
+is a prefix, except ``/`` itself: the root only).
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class JWKSAuthMiddleware:
                 return user
 
             request.auser = auser  # type: ignore[assignment]
+            # A bearer token is not sent by a browser on its own (unlike a cookie): a
+            # cross-site request cannot forge it, so CsrfViewMiddleware need not check.
+            request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
 
     @staticmethod
     def _vary(response: HttpResponseBase) -> HttpResponseBase:
