@@ -87,11 +87,11 @@ async def orders_async(request: HttpRequest) -> JsonResponse:
 
 def whoami(request: HttpRequest) -> JsonResponse:
     token = getattr(request, "jwt", "unset")
-    user = getattr(request, "user", None)
+    user = request.user  # set by JWKSAuthMiddleware, without django.contrib.auth's middleware
     return JsonResponse(
         {
             "jwt": token if token in (None, "unset") else token.subject,
-            "user": None if user is None else [user.pk, user.is_authenticated, sorted(user.scopes)],
+            "user": [user.pk, user.is_authenticated, sorted(user.scopes)],  # type: ignore[union-attr]
         }
     )
 
