@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,3 +66,42 @@ def test_good_settings_pass(setting: dict[str, Any], capsys: pytest.CaptureFixtu
         assert run_checks(tags=["jwkscache"]) == []
         call_command("check")
     assert "no issues" in capsys.readouterr().out
+
+
+_STARTUP = """
+import django
+from django.conf import settings
+settings.configure(
+    INSTALLED_APPS=["rest_framework", "jwkscache.django"],
+    DATABASES={},
+    JWKSCACHE={"ISSUER": "https://issuer.example"},  # AUDIENCE forgotten: E002
+)
+try:
+    django.setup()  # what get_wsgi_application() does under gunicorn
+except Exception as exc:
+    print(type(exc).__name__, exc)
+else:
+    print("started")
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("serve.py", "ImproperlyConfigured settings.JWKSCACHE has no AUDIENCE"),
+        ("manage.py", "started"),
+    ],
+)
+def test_a_misconfiguration_fails_at_startup_outside_management_commands(
+    tmp_path: Path, script: str, expected: str
+) -> None:
+    """DRF-only (no middleware built at startup): the app's ready() refuses a bad JWKSCACHE
+    under a server; manage.py leaves it to the system checks, which report it."""
+    path = tmp_path / script
+    path.write_text(_STARTUP)
+    done = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.startswith(expected)
+    if script == "serve.py":
+        assert "(jwkscache.E002)" in done.stdout

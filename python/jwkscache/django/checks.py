@@ -1,5 +1,8 @@
 """System checks (``manage.py check``, and at every startup) for ``settings.JWKSCACHE``.
 
+(Outside management commands the app's ``ready()`` raises ``ImproperlyConfigured`` on the
+same problems: servers such as gunicorn run no system checks.)
+
 - ``jwkscache.E001``: neither ``ISSUER`` nor ``JWKS_URI``;
 - ``jwkscache.E002``: no ``AUDIENCE`` (``None`` needs ``NO_AUDIENCE_REASON``);
 - ``jwkscache.E003``: plain ``http://`` to a host that is not loopback;
