@@ -203,6 +203,10 @@ def test_options_are_passed_to_decode(oidc_issuer: LocalIssuer, keys: jwkscache.
         strict.authenticate(f"Bearer {oidc_issuer.mint(audience='x', subject=None)}")
     with pytest.raises(ValueError, match="max_token_bytes"):
         BearerAuth(keys, max_token_bytes=0)
+    with pytest.raises(TypeError, match="retry_after"):
+        BearerAuth(keys, retry_after=True)
+    with pytest.raises(TypeError, match="realm"):
+        BearerAuth(keys, realm=5)  # type: ignore[arg-type]
 
 
 class Router:

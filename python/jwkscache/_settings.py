@@ -82,6 +82,32 @@ class Settings:
                 return None
             return tuple(value)
 
+        def typed(key: str, default: Any, what: str, *types: type) -> Any:
+            value = values.get(key, default)
+            # bool is an int: True is no RETRY_AFTER, and "false" is no REQUIRED.
+            if value is default or (
+                isinstance(value, types) and (bool in types or not isinstance(value, bool))
+            ):
+                return value
+            wrong.append(f"{key} must be {what}, not {value!r}")
+            return default
+
+        def optional_str(key: str) -> str | None:
+            return cast("str | None", typed(key, None, "a string", str))
+
+        audience = values.get("AUDIENCE", _UNSET)
+        if not (
+            audience is _UNSET
+            or audience is None
+            or isinstance(audience, str)
+            or (
+                isinstance(audience, (list, tuple))
+                and all(isinstance(item, str) for item in audience)
+            )
+        ):
+            wrong.append(f"AUDIENCE must be a string or a list of strings, not {audience!r}")
+            audience = _UNSET
+
         exempt_paths = names("EXEMPT_PATHS") or ()
         wrong += [
             f"EXEMPT_PATHS entry {entry!r} does not start with / (it would never match)"
@@ -89,19 +115,19 @@ class Settings:
             if not entry.startswith("/")
         ]
         return cls(
-            issuer=values.get("ISSUER"),
-            jwks_uri=values.get("JWKS_URI"),
-            audience=values.get("AUDIENCE", _UNSET),
-            no_audience_reason=values.get("NO_AUDIENCE_REASON"),
+            issuer=optional_str("ISSUER"),
+            jwks_uri=optional_str("JWKS_URI"),
+            audience=audience,
+            no_audience_reason=optional_str("NO_AUDIENCE_REASON"),
             algorithms=names("ALGORITHMS"),
-            leeway=values.get("LEEWAY", 0),
+            leeway=values.get("LEEWAY", 0),  # BearerAuth checks it (seconds or a timedelta)
             scope_claims=names("SCOPE_CLAIMS") or ("scope", "scp"),
             exempt_paths=exempt_paths,
-            required=bool(values.get("REQUIRED", True)),
-            realm=values.get("REALM"),
-            retry_after=values.get("RETRY_AFTER", 30),
-            options=values.get("OPTIONS"),
-            cache=values.get("CACHE"),
+            required=typed("REQUIRED", True, "True or False", bool),
+            realm=optional_str("REALM"),
+            retry_after=typed("RETRY_AFTER", 30, "an integer (seconds)", int),
+            options=typed("OPTIONS", None, "a dict (PyJWT's decode options)", Mapping),
+            cache=typed("CACHE", None, "a dict (JWKSCache's keyword arguments)", Mapping),
             unknown=tuple(sorted(str(name) for name in values if name not in NAMES)),
             wrong=tuple(wrong),
         )
@@ -163,14 +189,6 @@ class Settings:
             Problem("jwkscache.E006", f"{prefix} {message}", "Fix the setting's type or value.")
             for message in self.wrong
         ]
-        if self.options is not None and not isinstance(self.options, Mapping):
-            found.append(
-                Problem(
-                    "jwkscache.E006",
-                    f"{prefix} OPTIONS is not a dict but {type(self.options).__name__}",
-                    'OPTIONS takes PyJWT\'s decode options, e.g. {"require": ["exp", "sub"]}.',
-                )
-            )
         if not found:
             try:  # BearerAuth checks LEEWAY, RETRY_AFTER, SCOPE_CLAIMS; keys are not used
                 if keys_given:

@@ -324,8 +324,12 @@ class BearerAuth:
             raise TypeError(f"leeway must be seconds or a timedelta, not {leeway!r}")
         if isinstance(scope_claims, str):
             raise TypeError("scope_claims must be a list of claim names, not one string")
-        if not isinstance(retry_after, int) or not isinstance(max_token_bytes, int):
+        if any(
+            not isinstance(n, int) or isinstance(n, bool) for n in (retry_after, max_token_bytes)
+        ):
             raise TypeError("retry_after and max_token_bytes must be integers")
+        if realm is not None and not isinstance(realm, str):
+            raise TypeError(f"realm must be a string, not {realm!r}")
         if max_token_bytes < 1 or retry_after < 0:
             raise ValueError("max_token_bytes must be positive and retry_after not negative")
         self.keys = keys
