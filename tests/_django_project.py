@@ -60,7 +60,7 @@ setup()
 
 # Views and URLs: imported after setup() (DRF reads the settings on import).
 from django.contrib.auth.decorators import login_required  # noqa: E402
-from rest_framework.permissions import IsAuthenticated  # noqa: E402
+from rest_framework.permissions import BasePermission, IsAuthenticated  # noqa: E402
 from rest_framework.request import Request  # noqa: E402
 from rest_framework.response import Response  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
@@ -123,6 +123,33 @@ class ApiMe(APIView):
         return Response({"sub": request.user.pk, "iss": request.auth.issuer})
 
 
+class ApiScopesAsString(ApiOrders):
+    required_scopes = SCOPE  # type: ignore[assignment]  # one string: a list of one
+
+
+class _Never(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return False
+
+
+class _Always(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return True
+
+
+class ApiScopesOrNever(ApiOrders):
+    permission_classes: ClassVar[list[Any]] = [HasScopes | _Never]
+
+
+class ApiScopesOrAnyone(APIView):
+    authentication_classes: ClassVar[list[Any]] = [JWKSAuthentication]
+    permission_classes: ClassVar[list[Any]] = [HasScopes | _Always]
+    required_scopes: ClassVar[list[Any]] = [SCOPE]
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
 class ApiNoScopesSet(APIView):
     authentication_classes: ClassVar[list[Any]] = [JWKSAuthentication]
     permission_classes: ClassVar[list[Any]] = [HasScopes]
@@ -140,4 +167,7 @@ urlpatterns = [
     path("api/orders", ApiOrders.as_view()),
     path("api/me", ApiMe.as_view()),
     path("api/misconfigured", ApiNoScopesSet.as_view()),
+    path("api/scopes-as-string", ApiScopesAsString.as_view()),
+    path("api/scopes-or-never", ApiScopesOrNever.as_view()),
+    path("api/scopes-or-anyone", ApiScopesOrAnyone.as_view()),
 ]
