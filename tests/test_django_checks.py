@@ -22,7 +22,10 @@ GOOD: dict[str, Any] = {"ISSUER": "https://issuer.example", "AUDIENCE": "orders-
     ("setting", "ids"),
     [
         ({"AUDIENCE": "orders-api"}, ["jwkscache.E001"]),
-        ({"JWKS_URI": "https://issuer.example/keys", "AUDIENCE": None}, ["jwkscache.E002"]),
+        (
+            {"JWKS_URI": "https://issuer.example/keys", "AUDIENCE": None},
+            ["jwkscache.E002", "jwkscache.W001"],
+        ),
         ({"ISSUER": "https://issuer.example"}, ["jwkscache.E002"]),
         ({}, ["jwkscache.E001", "jwkscache.E002"]),
         ({**GOOD, "ISSUER": "http://issuer.example"}, ["jwkscache.E003"]),
@@ -63,7 +66,7 @@ def test_each_misconfiguration_has_its_id(setting: Any, ids: list[str]) -> None:
     "setting",
     [
         GOOD,
-        {"JWKS_URI": "https://issuer.example/keys", "AUDIENCE": ["a", "b"]},
+        {**GOOD, "JWKS_URI": "https://issuer.example/keys", "AUDIENCE": ["a", "b"]},
         {**GOOD, "ISSUER": "http://127.0.0.1:8080", "ALGORITHMS": ["RS256", "PS256"]},
         {"ISSUER": "http://localhost:8080", "AUDIENCE": None, "NO_AUDIENCE_REASON": "single-use"},
         {**GOOD, "ISSUER": "http://issuer.internal", "CACHE": {"allow_insecure_http": True}},
@@ -115,3 +118,13 @@ def test_a_misconfiguration_fails_at_startup_outside_management_commands(
     assert done.stdout.startswith(expected)
     if script == "serve.py":
         assert "(jwkscache.E002)" in done.stdout
+
+
+def test_jwks_uri_without_issuer_is_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    setting = {"JWKS_URI": "https://issuer.example/keys", "AUDIENCE": "orders-api"}
+    with override_settings(JWKSCACHE=setting):
+        found = run_checks(tags=["jwkscache"])
+        assert [(type(m).__name__, m.id) for m in found] == [("Warning", "jwkscache.W001")]
+        assert "iss is not checked" in found[0].msg
+        call_command("check")  # a warning: reported, not fatal
+    assert "(jwkscache.W001)" in capsys.readouterr().err

@@ -207,6 +207,20 @@ class Settings:
                 )
         return found
 
+    def warnings(self, *, prefix: str = "JWKSCACHE") -> list[Problem]:
+        """What is usable but likely a mistake, each with its id (``jwkscache.W001``)."""
+        found: list[Problem] = []
+        if self.jwks_uri and not self.issuer:
+            found.append(
+                Problem(
+                    "jwkscache.W001",
+                    f"{prefix} has JWKS_URI and no ISSUER: the tokens' iss is not checked",
+                    "Set ISSUER too (with JWKS_URI, no discovery is done), so that tokens "
+                    "of another issuer publishing on the same keys are refused.",
+                )
+            )
+        return found
+
     def build_keys(self) -> JWKSCache:
         """A ``JWKSCache`` for these settings (nothing is fetched until first use)."""
         options: dict[str, Any] = dict(self.cache or {})
