@@ -163,6 +163,16 @@ CASES = [
         malformed("The Authorization header is given more than once"),
         repeated_header=True,
     ),
+    Case(
+        "another scheme, then Bearer, joined",
+        lambda i: [f"Basic YWxpY2U6c2VjcmV0, Bearer {token(i)}"],
+        malformed("The Authorization header is given more than once"),
+    ),
+    Case(
+        "another scheme, then bare bearer, joined",
+        lambda i: ["Basic YWxpY2U6c2VjcmV0,bearer"],
+        malformed("The Authorization header is given more than once"),
+    ),
     Case("insufficient scope", lambda i: bearer(token(i, scope="profile")), INSUFFICIENT),
     Case("no scope claim", lambda i: bearer(token(i, scope=None)), INSUFFICIENT),
 ]

@@ -68,6 +68,7 @@ _MAX_DESCRIPTION = 200
 _CHECKED_SCOPES: set[tuple[str, ...]] = set()
 _MAX_CHECKED_SCOPES = 1024
 _OWS = " \t"
+_JOINED_BEARER = re.compile(r",[ \t]*bearer(?:[ \t]|$)", re.IGNORECASE)
 # The options every BearerAuth starts from: a token must carry exp.
 _DEFAULT_OPTIONS: Mapping[str, Any] = MappingProxyType({"require": ("exp",)})
 
@@ -379,6 +380,10 @@ class BearerAuth:
             raise InvalidTokenError(
                 f"The token is over the {self.max_token_bytes}-byte limit", realm=self.realm
             )
+        if "," in authorization and _JOINED_BEARER.search(authorization):
+            # A repeated header joined by the server ("Basic x, Bearer t"): a b64token has
+            # no comma, so a comma then "bearer" is a second value, whatever came first.
+            raise self._invalid_request("The Authorization header is given more than once")
         scheme, _, token = authorization.strip(_OWS).partition(" ")
         if scheme.lower() != "bearer":
             if scheme and not _SCHEME.fullmatch(scheme):
