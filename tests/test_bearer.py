@@ -349,3 +349,10 @@ def test_fetch_threads_are_limited_without_anyio(monkeypatch: pytest.MonkeyPatch
 
     assert asyncio.run(scenario()) == [1] * 10
     assert most[0] == _aio.FETCH_THREADS
+
+
+def test_the_scope_of_the_challenge_is_never_cut() -> None:
+    names = [f"orders:scope-number-{n:03}" for n in range(20)]  # over 200 characters
+    challenge = InsufficientScopeError(names).headers["WWW-Authenticate"]
+    assert challenge.endswith(f'scope="{" ".join(names)}"')
+    assert len(" ".join(names)) > 200

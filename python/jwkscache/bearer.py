@@ -95,13 +95,18 @@ class KeySource(Protocol):
         ...
 
 
-def _quoted(value: str) -> str:
-    return '"' + _NOT_DESCRIPTION.sub("", value)[:_MAX_DESCRIPTION] + '"'
+def _quoted(value: str, limit: int | None = _MAX_DESCRIPTION) -> str:
+    return '"' + _NOT_DESCRIPTION.sub("", value)[:limit] + '"'
 
 
 def _challenge(realm: str | None, **params: str | None) -> str:
     parts = [] if realm is None else [f"realm={_quoted(realm)}"]
-    parts += [f"{name}={_quoted(value)}" for name, value in params.items() if value is not None]
+    # scope is never cut: a client must see every required name, whole.
+    parts += [
+        f"{name}={_quoted(value, None if name == 'scope' else _MAX_DESCRIPTION)}"
+        for name, value in params.items()
+        if value is not None
+    ]
     return "Bearer " + ", ".join(parts) if parts else "Bearer"
 
 
