@@ -23,6 +23,7 @@ from _bearer_cases import (
     INSUFFICIENT,
     REALM,
     SCOPE,
+    WELCOME,
     Answer,
     Case,
     bearer,
@@ -45,6 +46,11 @@ async def orders(request: Request) -> JSONResponse:
 @requires_scopes(SCOPE, realm=REALM)
 def orders_sync(request: Request) -> JSONResponse:
     return JSONResponse({"sub": request.user.display_name, "scopes": sorted(request.user.scopes)})
+
+
+@requires_scopes(SCOPE)  # no realm: the backend's
+async def orders_backend_realm(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": request.user.identity, "scopes": sorted(request.user.scopes)})
 
 
 async def whoami(request: Request) -> JSONResponse:
@@ -71,6 +77,7 @@ def make_app(keys: Any) -> Starlette:
         routes=[
             Route("/orders", orders),
             Route("/orders-sync", orders_sync),
+            Route("/orders-backend-realm", orders_backend_realm),
             Route("/whoami", whoami),
             WebSocketRoute("/ws", feed),
         ],
@@ -150,6 +157,15 @@ def test_user_and_credentials(oidc_issuer: LocalIssuer, client: TestClient) -> N
 def test_requires_scopes_answers_401_then_403(oidc_issuer: LocalIssuer, client: TestClient) -> None:
     assert getter(client)([]) == CHALLENGE
     assert getter(client)(bearer(token(oidc_issuer, "profile"))) == INSUFFICIENT
+
+
+def test_requires_scopes_takes_the_backends_realm(
+    oidc_issuer: LocalIssuer, client: TestClient
+) -> None:
+    get = getter(client, "/orders-backend-realm")
+    assert get([]) == CHALLENGE  # realm="orders", the backend's
+    assert get(bearer(token(oidc_issuer, "profile"))) == INSUFFICIENT
+    assert get(bearer(token(oidc_issuer))) == WELCOME
 
 
 def test_websocket(oidc_issuer: LocalIssuer, client: TestClient) -> None:
