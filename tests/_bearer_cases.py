@@ -103,6 +103,11 @@ CASES = [
     Case("scheme in lower case", lambda i: [f"bearer {token(i)}"], WELCOME),
     Case("expired", lambda i: bearer(token(i, expires_in=-60)), refused("Signature has expired")),
     Case(
+        "no exp",
+        lambda i: bearer(token(i, expires_in=None)),
+        refused("Token is missing the exp claim"),
+    ),
+    Case(
         "not yet valid",
         lambda i: bearer(token(i, not_before=time.time() + 600)),
         refused("The token is not yet valid (nbf)"),
@@ -158,6 +163,16 @@ CASES = [
         malformed("The Authorization header is given more than once"),
         repeated_header=True,
     ),
+    Case(
+        "another scheme, then Bearer, joined",
+        lambda i: [f"Basic YWxpY2U6c2VjcmV0, Bearer {token(i)}"],
+        malformed("The Authorization header is given more than once"),
+    ),
+    Case(
+        "another scheme, then bare bearer, joined",
+        lambda i: ["Basic YWxpY2U6c2VjcmV0,bearer"],
+        malformed("The Authorization header is given more than once"),
+    ),
     Case("insufficient scope", lambda i: bearer(token(i, scope="profile")), INSUFFICIENT),
     Case("no scope claim", lambda i: bearer(token(i, scope=None)), INSUFFICIENT),
 ]
@@ -197,3 +212,15 @@ def check_outage_warm(issuer: LocalIssuer, get: Get, keys: Any) -> None:
     assert get(bearer(token(issuer))) == WELCOME
     assert get(bearer(token(issuer, expires_in=-60))) == refused("Signature has expired")
     assert issuer.fetch_count == 2
+
+
+def check_outage_unknown_kid(issuer: LocalIssuer, get: Get) -> None:
+    """A new kid while the issuer is down: its refetch fails, so 503 (not a 401 that would
+    make the client throw away a good token); tokens of the cached keys still pass."""
+    old = bearer(token(issuer))
+    assert get(old) == WELCOME
+    issuer.rotate()
+    issuer.fail_next(100)
+    assert get(bearer(token(issuer))) == UNAVAILABLE
+    assert issuer.fetch_count == 2
+    assert get(old) == WELCOME

@@ -59,7 +59,8 @@ def jwkscache_settings(issuer: LocalIssuer, **extra: Any) -> dict[str, Any]:
 setup()
 
 # Views and URLs: imported after setup() (DRF reads the settings on import).
-from rest_framework.permissions import IsAuthenticated  # noqa: E402
+from django.contrib.auth.decorators import login_required  # noqa: E402
+from rest_framework.permissions import BasePermission, IsAuthenticated  # noqa: E402
 from rest_framework.request import Request  # noqa: E402
 from rest_framework.response import Response  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
@@ -86,13 +87,19 @@ async def orders_async(request: HttpRequest) -> JsonResponse:
 
 def whoami(request: HttpRequest) -> JsonResponse:
     token = getattr(request, "jwt", "unset")
-    user = getattr(request, "user", None)
+    user = request.user  # set by JWKSAuthMiddleware, without django.contrib.auth's middleware
     return JsonResponse(
         {
             "jwt": token if token in (None, "unset") else token.subject,
-            "user": None if user is None else [user.pk, user.is_authenticated, sorted(user.scopes)],
+            "user": [user.pk, user.is_authenticated, sorted(user.scopes)],  # type: ignore[union-attr]
         }
     )
+
+
+@login_required
+async def private_async(request: HttpRequest) -> JsonResponse:
+    user = await request.auser()
+    return JsonResponse({"user": user.pk, "same": user is request.user})
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -116,6 +123,33 @@ class ApiMe(APIView):
         return Response({"sub": request.user.pk, "iss": request.auth.issuer})
 
 
+class ApiScopesAsString(ApiOrders):
+    required_scopes = SCOPE  # type: ignore[assignment]  # one string: a list of one
+
+
+class _Never(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return False
+
+
+class _Always(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return True
+
+
+class ApiScopesOrNever(ApiOrders):
+    permission_classes: ClassVar[list[Any]] = [HasScopes | _Never]
+
+
+class ApiScopesOrAnyone(APIView):
+    authentication_classes: ClassVar[list[Any]] = [JWKSAuthentication]
+    permission_classes: ClassVar[list[Any]] = [HasScopes | _Always]
+    required_scopes: ClassVar[list[Any]] = [SCOPE]
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
 class ApiNoScopesSet(APIView):
     authentication_classes: ClassVar[list[Any]] = [JWKSAuthentication]
     permission_classes: ClassVar[list[Any]] = [HasScopes]
@@ -129,7 +163,11 @@ urlpatterns = [
     path("orders-async", orders_async),
     path("whoami", whoami),
     path("health", health),
+    path("private-async", private_async),
     path("api/orders", ApiOrders.as_view()),
     path("api/me", ApiMe.as_view()),
     path("api/misconfigured", ApiNoScopesSet.as_view()),
+    path("api/scopes-as-string", ApiScopesAsString.as_view()),
+    path("api/scopes-or-never", ApiScopesOrNever.as_view()),
+    path("api/scopes-or-anyone", ApiScopesOrAnyone.as_view()),
 ]

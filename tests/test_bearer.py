@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,10 +23,13 @@ from _bearer_cases import (
     bearer,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
     token,
 )
+from jwkscache import _aio
+from jwkscache._settings import Settings
 from jwkscache.bearer import (
     BearerAuth,
     BearerError,
@@ -100,6 +104,22 @@ def test_issuer_down_with_keys_cached(
     oidc_issuer: LocalIssuer, keys: jwkscache.JWKSCache, auth: BearerAuth, make_get: Any
 ) -> None:
     check_outage_warm(oidc_issuer, make_get(auth), keys)
+
+
+@pytest.mark.parametrize("make_get", [sync_get, async_get])
+def test_unknown_kid_while_the_issuer_is_down(
+    oidc_issuer: LocalIssuer, auth: BearerAuth, make_get: Any
+) -> None:
+    check_outage_unknown_kid(oidc_issuer, make_get(auth))
+
+
+def test_a_connection_error_is_a_503_even_if_it_is_an_invalid_token_error(
+    keys: jwkscache.JWKSCache,
+) -> None:
+    class Both(jwt.PyJWKClientConnectionError, jwt.InvalidTokenError):
+        pass
+
+    assert isinstance(BearerAuth(keys)._refusal(Both("down")), IssuerUnavailableError)
 
 
 def test_the_503_keeps_its_cause(oidc_issuer: LocalIssuer, keys: jwkscache.JWKSCache) -> None:
@@ -183,6 +203,10 @@ def test_options_are_passed_to_decode(oidc_issuer: LocalIssuer, keys: jwkscache.
         strict.authenticate(f"Bearer {oidc_issuer.mint(audience='x', subject=None)}")
     with pytest.raises(ValueError, match="max_token_bytes"):
         BearerAuth(keys, max_token_bytes=0)
+    with pytest.raises(TypeError, match="retry_after"):
+        BearerAuth(keys, retry_after=True)
+    with pytest.raises(TypeError, match="realm"):
+        BearerAuth(keys, realm=5)  # type: ignore[arg-type]
 
 
 class Router:
@@ -271,3 +295,64 @@ def test_the_issuers_router_is_a_key_source(oidc_issuer: LocalIssuer) -> None:
         assert (caught.value.status_code, caught.value.description) == (401, "Invalid issuer")
         for cache in router.values():
             cache.close()
+
+
+def test_a_token_without_exp_is_refused_unless_opted_out(
+    oidc_issuer: LocalIssuer, keys: jwkscache.JWKSCache
+) -> None:
+    forever = f"Bearer {oidc_issuer.mint(audience='x', expires_in=None)}"
+    with pytest.raises(BearerError, match="Token is missing the exp claim"):
+        BearerAuth(keys, audience="x").authenticate(forever)
+    with pytest.raises(BearerError, match="exp"):  # other options keep the default
+        BearerAuth(keys, audience="x", options={"verify_iat": False}).authenticate(forever)
+    assert BearerAuth(keys, audience="x", options={"require": []}).authenticate(forever)
+    settings = {"ISSUER": oidc_issuer.issuer, "AUDIENCE": "x"}
+    with pytest.raises(BearerError, match="exp"):
+        Settings.from_mapping(settings).bearer_auth(keys).authenticate(forever)
+    opted_out = Settings.from_mapping({**settings, "OPTIONS": {"require": []}})
+    assert opted_out.problems() == []
+    assert opted_out.bearer_auth(keys).authenticate(forever).claims["aud"] == "x"
+    no_aud = Settings.from_mapping(
+        {**settings, "AUDIENCE": None, "NO_AUDIENCE_REASON": "test", "OPTIONS": {"require": []}}
+    )
+    assert no_aud.bearer_auth(keys).authenticate(forever).claims["aud"] == "x"
+    assert [p.id for p in Settings.from_mapping({**settings, "OPTIONS": 5}).problems()] == [
+        "jwkscache.E006"
+    ]
+
+
+def test_fetch_threads_are_limited_without_anyio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The asyncio fallback (no anyio) also runs at most FETCH_THREADS fetches at once."""
+    monkeypatch.setitem(sys.modules, "anyio.to_thread", None)  # import fails
+    running, most, release = [0], [0], threading.Event()
+    lock = threading.Lock()
+
+    def fetch() -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(10)
+        with lock:
+            running[0] -= 1
+        return 1
+
+    async def scenario() -> list[int]:
+        tasks = [asyncio.ensure_future(_aio._to_thread(fetch)) for _ in range(10)]
+        for _ in range(500):
+            if running[0] == _aio.FETCH_THREADS:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # the other six are parked on the semaphore
+        assert running[0] == _aio.FETCH_THREADS
+        release.set()
+        return await asyncio.gather(*tasks)
+
+    assert asyncio.run(scenario()) == [1] * 10
+    assert most[0] == _aio.FETCH_THREADS
+
+
+def test_the_scope_of_the_challenge_is_never_cut() -> None:
+    names = [f"orders:scope-number-{n:03}" for n in range(20)]  # over 200 characters
+    challenge = InsufficientScopeError(names).headers["WWW-Authenticate"]
+    assert challenge.endswith(f'scope="{" ".join(names)}"')
+    assert len(" ".join(names)) > 200

@@ -22,6 +22,7 @@ from _bearer_cases import (
     bearer,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
     token,
@@ -95,6 +96,11 @@ def test_issuer_down_with_keys_cached(configured: LocalIssuer, make_get: Any) ->
     check_outage_warm(configured, make_get(), get_keys())
 
 
+@pytest.mark.parametrize("make_get", [sync_get, async_get])
+def test_unknown_kid_while_the_issuer_is_down(configured: LocalIssuer, make_get: Any) -> None:
+    check_outage_unknown_kid(configured, make_get())
+
+
 def test_user_jwt_and_vary(configured: LocalIssuer) -> None:
     client = Client()
     response = client.get("/whoami", headers={"Authorization": f"Bearer {token(configured)}"})
@@ -108,15 +114,48 @@ def test_user_jwt_and_vary(configured: LocalIssuer) -> None:
     assert client.get("/health", headers={"Authorization": "Bearer x.y.z"}).status_code == 200
 
 
+def test_auser_is_the_token_user(configured: LocalIssuer) -> None:
+    """Django 5's async login_required awaits request.auser(): the bearer user passes."""
+    headers = {"Authorization": f"Bearer {token(configured)}"}
+    response = asyncio.run(AsyncClient().get("/private-async", headers=headers))
+    assert (response.status_code, response.json()) == (200, {"user": "alice", "same": True})
+    assert Client().get("/private-async", headers=headers).json() == {
+        "user": "alice",
+        "same": True,
+    }
+
+
+def test_a_bearer_post_passes_csrf(configured: LocalIssuer) -> None:
+    middleware = [
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "jwkscache.django.JWKSAuthMiddleware",
+    ]
+    with override_settings(MIDDLEWARE=middleware):
+        client = Client(enforce_csrf_checks=True)
+        headers = {"Authorization": f"Bearer {token(configured)}"}
+        assert answer(client.post("/orders", headers=headers)) == WELCOME
+        assert answer(client.post("/orders")).status == 401  # no token: refused by us first
+
+
+def test_exempt_root_is_the_root_only(oidc_issuer: LocalIssuer) -> None:
+    settings = _django_project.jwkscache_settings(oidc_issuer, EXEMPT_PATHS=["/", "/api/"])
+    with override_settings(JWKSCACHE=settings):
+        client = Client()
+        assert client.get("/").status_code == 404  # exempt: reaches URL routing
+        assert answer(client.get("/whoami")).status == 401  # "/" is not a prefix
+        assert answer(client.get("/orders")).status == 401
+        assert "detail" in client.get("/api/me").json()  # a prefix: DRF answers, not us
+        get_keys().close()
+
+
 def test_optional_when_not_required(oidc_issuer: LocalIssuer) -> None:
     settings = _django_project.jwkscache_settings(oidc_issuer, REQUIRED=False)
     with override_settings(JWKSCACHE=settings):
         client = Client()
-        assert client.get("/whoami").json() == {"jwt": None, "user": None}
-        assert client.get("/whoami", headers={"Authorization": "Basic eDp5"}).json() == {
-            "jwt": None,
-            "user": None,
-        }
+        anonymous = {"jwt": None, "user": [None, False, []]}  # AnonymousTokenUser
+        assert client.get("/whoami").json() == anonymous
+        assert client.get("/whoami", headers={"Authorization": "Basic eDp5"}).json() == anonymous
+        assert asyncio.run(AsyncClient().get("/whoami")).json() == anonymous
         expired = f"Bearer {token(oidc_issuer, expires_in=-60)}"
         assert client.get("/whoami", headers={"Authorization": expired}).status_code == 401
         # scopes_required still asks for a token.

@@ -12,11 +12,14 @@ from django.test import override_settings
 import _django_project
 from _bearer_cases import (
     CHALLENGE,
+    INSUFFICIENT,
+    WELCOME,
     Answer,
     Case,
     bearer,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
     token,
@@ -72,6 +75,10 @@ def test_issuer_down_with_keys_cached(configured: LocalIssuer) -> None:
     check_outage_warm(configured, get(), get_keys())
 
 
+def test_unknown_kid_while_the_issuer_is_down(configured: LocalIssuer) -> None:
+    check_outage_unknown_kid(configured, get())
+
+
 def test_is_authenticated_answers_401_with_the_challenge(configured: LocalIssuer) -> None:
     # DRF's own IsAuthenticated: 401 (not DRF's 403) because authenticate_header answers.
     missing = get("/api/me")([])
@@ -101,3 +108,26 @@ def test_the_middleware_token_is_reused(oidc_issuer: LocalIssuer) -> None:
         assert answer.status == 200
         assert keys.stats()["hits"] + keys.stats()["misses"] == 1  # one decode in all
         keys.close()
+
+
+def test_required_scopes_as_one_string(configured: LocalIssuer) -> None:
+    assert get("/api/scopes-as-string")(bearer(token(configured))) == WELCOME
+    assert get("/api/scopes-as-string")(bearer(token(configured, scope="profile"))) == INSUFFICIENT
+
+
+def test_has_scopes_composes(configured: LocalIssuer) -> None:
+    """In a composition HasScopes answers False, not an exception: the composition decides."""
+    anyone = get("/api/scopes-or-anyone")
+    assert anyone(bearer(token(configured, scope="profile"))) == Answer(
+        200, None, None, {"ok": True}
+    )
+    assert anyone([]).status == 200  # no token: the other permission allows it
+    never = get("/api/scopes-or-never")
+    assert never(bearer(token(configured))) == WELCOME
+    refused = never(bearer(token(configured, scope="profile")))
+    assert (refused.status, refused.body) == (
+        403,
+        {"detail": "You do not have permission to perform this action."},
+    )
+    missing = never([])
+    assert (missing.status, missing.challenge) == (401, CHALLENGE.challenge)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Annotated, Any
 
+import anyio.to_thread
 import httpx2
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Security, WebSocket
@@ -21,10 +22,12 @@ from _bearer_cases import (
     Case,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
     token,
 )
+from jwkscache._aio import FETCH_THREADS, fetch_limiter
 from jwkscache.bearer import VerifiedToken
 from jwkscache.fastapi import JWKSBearer
 from jwkscache.testing import LocalIssuer
@@ -112,6 +115,10 @@ def test_issuer_down_with_keys_cached(
     oidc_issuer: LocalIssuer, client: TestClient, keys: jwkscache.JWKSCache
 ) -> None:
     check_outage_warm(oidc_issuer, getter(client), keys)
+
+
+def test_unknown_kid_while_the_issuer_is_down(oidc_issuer: LocalIssuer, client: TestClient) -> None:
+    check_outage_unknown_kid(oidc_issuer, getter(client))
 
 
 def test_router_and_route_scopes_combine_and_verify_once(
@@ -274,4 +281,40 @@ def test_a_fetch_never_blocks_the_event_loop(
             return other.status_code, (await waiting).status_code, still_waiting
 
     assert asyncio.run(scenario()) == (200, 200, True)
+    assert oidc_issuer.fetch_count == 2
+
+
+def test_a_hung_issuer_does_not_take_the_shared_thread_pool(
+    oidc_issuer: LocalIssuer, keys: jwkscache.JWKSCache
+) -> None:
+    """New-kid requests wait on the loop for one of FETCH_THREADS, not in anyio's 40 threads
+    that the app's def endpoints share."""
+    app = make_app(keys)
+    flood_size = 12
+
+    async def scenario() -> tuple[int, int, int, int, list[int]]:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+            old = {"Authorization": f"Bearer {token(oidc_issuer)}"}
+            assert (await client.get("/orders", headers=old)).status_code == 200
+            oidc_issuer.rotate()
+            oidc_issuer.hang_next(1, seconds=3)
+            new = {"Authorization": f"Bearer {token(oidc_issuer)}"}
+            flood = [
+                asyncio.ensure_future(client.get("/orders", headers=new)) for _ in range(flood_size)
+            ]
+            limiter = fetch_limiter()
+            pool = anyio.to_thread.current_default_thread_limiter()
+            for _ in range(500):  # until every request waits somewhere, at most 5 s
+                stats = limiter.statistics()
+                borrowed, waiting = stats.borrowed_tokens, stats.tasks_waiting
+                shared = pool.borrowed_tokens
+                if oidc_issuer.fetch_count == 2 and borrowed + waiting + shared >= flood_size:
+                    break
+                await asyncio.sleep(0.01)
+            health = (await client.get("/health")).status_code
+            return borrowed, waiting, shared, health, [(await f).status_code for f in flood]
+
+    assert FETCH_THREADS == 4
+    assert asyncio.run(scenario()) == (4, flood_size - 4, 0, 200, [200] * flood_size)
     assert oidc_issuer.fetch_count == 2

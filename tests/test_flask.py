@@ -6,24 +6,30 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 
 import jwkscache
 from _bearer_cases import (
     AUDIENCE,
+    CHALLENGE,
+    INSUFFICIENT,
     REALM,
     SCOPE,
+    UNAVAILABLE,
     Answer,
     Case,
+    bearer,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
+    refused,
     token,
 )
 from jwkscache.bearer import BearerAuth
-from jwkscache.flask import JWKSAuth, current_token
+from jwkscache.flask import JWKSAuth, current_token, get_current_token
 from jwkscache.testing import LocalIssuer
 
 
@@ -53,6 +59,12 @@ def make_app(issuer: LocalIssuer, **config: Any) -> Flask:
     @auth.required(optional=True)
     def maybe() -> dict[str, Any]:
         return {"user": current_token.subject if current_token else None}
+
+    @app.get("/maybe-typed")
+    @auth.required(optional=True)
+    def maybe_typed() -> dict[str, Any]:
+        found = get_current_token()
+        return {"user": None if found is None else found.subject, "proxy": bool(current_token)}
 
     return app
 
@@ -103,6 +115,52 @@ def test_issuer_down_with_keys_cached(
     check_outage_warm(oidc_issuer, getter(client), JWKSAuth.auth(app).keys)
 
 
+@pytest.mark.parametrize("path", ["/orders", "/orders-async"])
+def test_unknown_kid_while_the_issuer_is_down(
+    oidc_issuer: LocalIssuer, client: FlaskClient, path: str
+) -> None:
+    check_outage_unknown_kid(oidc_issuer, getter(client, path))
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_a_blueprint_catch_all_handler_does_not_swallow_refusals(
+    oidc_issuer: LocalIssuer, is_async: bool
+) -> None:
+    app = make_app(oidc_issuer)
+    auth = JWKSAuth(keys=JWKSAuth.auth(app).keys)
+    api = Blueprint("api", __name__, url_prefix="/api")
+
+    @api.errorhandler(Exception)
+    def oops(exc: Exception) -> tuple[dict[str, str], int]:
+        return {"error": "internal"}, 500
+
+    if is_async:
+
+        @api.get("/orders")
+        @auth.required(scopes=[SCOPE])
+        async def orders() -> dict[str, Any]:
+            return {"sub": current_token.subject, "scopes": sorted(current_token.scopes)}
+    else:
+
+        @api.get("/orders")
+        @auth.required(scopes=[SCOPE])
+        def orders() -> dict[str, Any]:
+            return {"sub": current_token.subject, "scopes": sorted(current_token.scopes)}
+
+    app.register_blueprint(api)
+    get = getter(app.test_client(), "/api/orders")
+    try:
+        assert get([]) == CHALLENGE
+        assert get(bearer(token(oidc_issuer, expires_in=-60))) == refused("Signature has expired")
+        assert get(bearer(token(oidc_issuer, scope="profile"))) == INSUFFICIENT
+        assert get(["Bearer"]).status == 400
+        oidc_issuer.rotate()
+        oidc_issuer.fail_next(100)
+        assert get(bearer(token(oidc_issuer))) == UNAVAILABLE
+    finally:
+        JWKSAuth.auth(app).keys.close()  # type: ignore[attr-defined]
+
+
 def test_optional(oidc_issuer: LocalIssuer, client: FlaskClient) -> None:
     assert client.get("/maybe").get_json() == {"user": None}
     assert client.get("/maybe", headers={"Authorization": "Basic eDp5"}).get_json() == {
@@ -115,6 +173,14 @@ def test_optional(oidc_issuer: LocalIssuer, client: FlaskClient) -> None:
     )
     assert expired.status_code == 401
     assert expired.get_json()["error"] == "invalid_token"
+
+
+def test_get_current_token_is_none_in_an_optional_view_without_a_token(
+    oidc_issuer: LocalIssuer, client: FlaskClient
+) -> None:
+    assert client.get("/maybe-typed").get_json() == {"user": None, "proxy": False}
+    good = {"Authorization": f"Bearer {token(oidc_issuer)}"}
+    assert client.get("/maybe-typed", headers=good).get_json() == {"user": "alice", "proxy": True}
 
 
 def test_the_extension_is_stored_on_the_app(oidc_issuer: LocalIssuer, app: Flask) -> None:
@@ -169,6 +235,15 @@ def test_keys_can_be_given(oidc_issuer: LocalIssuer) -> None:
             },
             ["jwkscache.E006"],
         ),
+        (
+            {
+                "JWKSCACHE_ISSUER": "https://i.example",
+                "JWKSCACHE_AUDIENCE": "a",
+                "JWKSCACHE_REQUIRED": True,
+                "JWKSCACHE_EXEMPT_PATHS": ["/health"],
+            },
+            ["jwkscache.E005"],
+        ),
     ],
 )
 def test_misconfiguration_fails_at_init_app(config: dict[str, Any], ids: list[str]) -> None:
@@ -177,6 +252,8 @@ def test_misconfiguration_fails_at_init_app(config: dict[str, Any], ids: list[st
     with pytest.raises(ValueError, match=r"\(jwkscache\.E00\d\)") as caught:
         JWKSAuth(app)
     message = str(caught.value)
+    if "JWKSCACHE_REQUIRED" in config:
+        assert "JWKSCACHE_REQUIRED, JWKSCACHE_EXEMPT_PATHS: Django's middleware settings" in message
     assert [i for i in ("E001", "E002", "E003", "E004", "E005", "E006") if i in message] == [
         i.split(".")[1] for i in ids
     ]

@@ -23,11 +23,13 @@ from _bearer_cases import (
     INSUFFICIENT,
     REALM,
     SCOPE,
+    WELCOME,
     Answer,
     Case,
     bearer,
     case_params,
     check_outage_cold,
+    check_outage_unknown_kid,
     check_outage_warm,
     check_rotation,
     token,
@@ -44,6 +46,11 @@ async def orders(request: Request) -> JSONResponse:
 @requires_scopes(SCOPE, realm=REALM)
 def orders_sync(request: Request) -> JSONResponse:
     return JSONResponse({"sub": request.user.display_name, "scopes": sorted(request.user.scopes)})
+
+
+@requires_scopes(SCOPE)  # no realm: the backend's
+async def orders_backend_realm(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": request.user.identity, "scopes": sorted(request.user.scopes)})
 
 
 async def whoami(request: Request) -> JSONResponse:
@@ -70,6 +77,7 @@ def make_app(keys: Any) -> Starlette:
         routes=[
             Route("/orders", orders),
             Route("/orders-sync", orders_sync),
+            Route("/orders-backend-realm", orders_backend_realm),
             Route("/whoami", whoami),
             WebSocketRoute("/ws", feed),
         ],
@@ -127,6 +135,10 @@ def test_issuer_down_with_keys_cached(
     check_outage_warm(oidc_issuer, getter(client), keys)
 
 
+def test_unknown_kid_while_the_issuer_is_down(oidc_issuer: LocalIssuer, client: TestClient) -> None:
+    check_outage_unknown_kid(oidc_issuer, getter(client))
+
+
 def test_user_and_credentials(oidc_issuer: LocalIssuer, client: TestClient) -> None:
     signed = {"Authorization": f"Bearer {token(oidc_issuer, 'b a')}"}
     assert client.get("/whoami", headers=signed).json() == {
@@ -145,6 +157,15 @@ def test_user_and_credentials(oidc_issuer: LocalIssuer, client: TestClient) -> N
 def test_requires_scopes_answers_401_then_403(oidc_issuer: LocalIssuer, client: TestClient) -> None:
     assert getter(client)([]) == CHALLENGE
     assert getter(client)(bearer(token(oidc_issuer, "profile"))) == INSUFFICIENT
+
+
+def test_requires_scopes_takes_the_backends_realm(
+    oidc_issuer: LocalIssuer, client: TestClient
+) -> None:
+    get = getter(client, "/orders-backend-realm")
+    assert get([]) == CHALLENGE  # realm="orders", the backend's
+    assert get(bearer(token(oidc_issuer, "profile"))) == INSUFFICIENT
+    assert get(bearer(token(oidc_issuer))) == WELCOME
 
 
 def test_websocket(oidc_issuer: LocalIssuer, client: TestClient) -> None:

@@ -27,6 +27,7 @@ NAMES = (
     "REQUIRED",
     "REALM",
     "RETRY_AFTER",
+    "OPTIONS",
     "CACHE",
 )
 _UNSET: Any = object()
@@ -55,8 +56,10 @@ class Settings:
     required: bool = True
     realm: str | None = None
     retry_after: int = 30
+    options: Mapping[str, Any] | None = None
     cache: Mapping[str, Any] | None = None
     unknown: tuple[str, ...] = ()
+    wrong: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
@@ -64,26 +67,69 @@ class Settings:
         if not isinstance(values, Mapping):
             return cls(unknown=(f"not a dict but {type(values).__name__}",))
 
+        wrong: list[str] = []
+
         def names(key: str) -> tuple[str, ...] | None:
             value = values.get(key)
             if isinstance(value, str):  # one name for a list of one
                 return (value,)
-            return None if value is None else tuple(value)
+            if value is None:
+                return None
+            if not isinstance(value, (list, tuple)) or not all(
+                isinstance(item, str) for item in value
+            ):
+                wrong.append(f"{key} must be a list of strings, not {value!r}")
+                return None
+            return tuple(value)
 
+        def typed(key: str, default: Any, what: str, *types: type) -> Any:
+            value = values.get(key, default)
+            # bool is an int: True is no RETRY_AFTER, and "false" is no REQUIRED.
+            if value is default or (
+                isinstance(value, types) and (bool in types or not isinstance(value, bool))
+            ):
+                return value
+            wrong.append(f"{key} must be {what}, not {value!r}")
+            return default
+
+        def optional_str(key: str) -> str | None:
+            return cast("str | None", typed(key, None, "a string", str))
+
+        audience = values.get("AUDIENCE", _UNSET)
+        if not (
+            audience is _UNSET
+            or audience is None
+            or isinstance(audience, str)
+            or (
+                isinstance(audience, (list, tuple))
+                and all(isinstance(item, str) for item in audience)
+            )
+        ):
+            wrong.append(f"AUDIENCE must be a string or a list of strings, not {audience!r}")
+            audience = _UNSET
+
+        exempt_paths = names("EXEMPT_PATHS") or ()
+        wrong += [
+            f"EXEMPT_PATHS entry {entry!r} does not start with / (it would never match)"
+            for entry in exempt_paths
+            if not entry.startswith("/")
+        ]
         return cls(
-            issuer=values.get("ISSUER"),
-            jwks_uri=values.get("JWKS_URI"),
-            audience=values.get("AUDIENCE", _UNSET),
-            no_audience_reason=values.get("NO_AUDIENCE_REASON"),
+            issuer=optional_str("ISSUER"),
+            jwks_uri=optional_str("JWKS_URI"),
+            audience=audience,
+            no_audience_reason=optional_str("NO_AUDIENCE_REASON"),
             algorithms=names("ALGORITHMS"),
-            leeway=values.get("LEEWAY", 0),
+            leeway=values.get("LEEWAY", 0),  # BearerAuth checks it (seconds or a timedelta)
             scope_claims=names("SCOPE_CLAIMS") or ("scope", "scp"),
-            exempt_paths=names("EXEMPT_PATHS") or (),
-            required=bool(values.get("REQUIRED", True)),
-            realm=values.get("REALM"),
-            retry_after=values.get("RETRY_AFTER", 30),
-            cache=values.get("CACHE"),
+            exempt_paths=exempt_paths,
+            required=typed("REQUIRED", True, "True or False", bool),
+            realm=optional_str("REALM"),
+            retry_after=typed("RETRY_AFTER", 30, "an integer (seconds)", int),
+            options=typed("OPTIONS", None, "a dict (PyJWT's decode options)", Mapping),
+            cache=typed("CACHE", None, "a dict (JWKSCache's keyword arguments)", Mapping),
             unknown=tuple(sorted(str(name) for name in values if name not in NAMES)),
+            wrong=tuple(wrong),
         )
 
     def problems(self, *, keys_given: bool = False, prefix: str = "JWKSCACHE") -> list[Problem]:
@@ -139,6 +185,10 @@ class Settings:
                     f"Use {', '.join(supported_algorithms())}.",
                 )
             )
+        found += [
+            Problem("jwkscache.E006", f"{prefix} {message}", "Fix the setting's type or value.")
+            for message in self.wrong
+        ]
         if not found:
             try:  # BearerAuth checks LEEWAY, RETRY_AFTER, SCOPE_CLAIMS; keys are not used
                 if keys_given:
@@ -155,6 +205,20 @@ class Settings:
                         "(timeout, lifespan, ...).",
                     )
                 )
+        return found
+
+    def warnings(self, *, prefix: str = "JWKSCACHE") -> list[Problem]:
+        """What is usable but likely a mistake, each with its id (``jwkscache.W001``)."""
+        found: list[Problem] = []
+        if self.jwks_uri and not self.issuer:
+            found.append(
+                Problem(
+                    "jwkscache.W001",
+                    f"{prefix} has JWKS_URI and no ISSUER: the tokens' iss is not checked",
+                    "Set ISSUER too (with JWKS_URI, no discovery is done), so that tokens "
+                    "of another issuer publishing on the same keys are refused.",
+                )
+            )
         return found
 
     def build_keys(self) -> JWKSCache:
@@ -181,25 +245,33 @@ class Settings:
             if isinstance(audience, Sequence) and not isinstance(audience, str)
             else audience
         )
+        # OPTIONS over BearerAuth's default (exp required); AUDIENCE None (with its reason):
+        # not checked, even when a token names one.
+        options = dict(self.options or {})
+        if audience is None:
+            options["verify_aud"] = False
         return BearerAuth(
             keys,
             audience=audience,
             issuer=self.issuer,
             algorithms=self.algorithms,
             leeway=self.leeway,
-            # AUDIENCE None (with its reason): not checked, even when a token names one.
-            options={"verify_aud": False} if audience is None else None,
+            options=options,
             scope_claims=self.scope_claims,
             realm=self.realm,
             retry_after=self.retry_after,
         )
 
     def is_exempt(self, path: str) -> bool:
-        """Whether ``path`` is one of ``EXEMPT_PATHS`` (an entry ending in ``/`` is a prefix)."""
+        """Whether ``path`` is one of ``EXEMPT_PATHS``.
+
+        An entry ending in ``/`` is a prefix (``"/public/"``), except ``"/"`` itself, which
+        is the root only: no entry exempts the whole site.
+        """
         if not self.exempt_paths:
             return False
         return any(
-            path == entry or (entry.endswith("/") and path.startswith(entry))
+            path == entry or (entry != "/" and entry.endswith("/") and path.startswith(entry))
             for entry in self.exempt_paths
         )
 

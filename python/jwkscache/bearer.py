@@ -30,6 +30,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import jwt
@@ -67,6 +68,9 @@ _MAX_DESCRIPTION = 200
 _CHECKED_SCOPES: set[tuple[str, ...]] = set()
 _MAX_CHECKED_SCOPES = 1024
 _OWS = " \t"
+_JOINED_BEARER = re.compile(r",[ \t]*bearer(?:[ \t]|$)", re.IGNORECASE)
+# The options every BearerAuth starts from: a token must carry exp.
+_DEFAULT_OPTIONS: Mapping[str, Any] = MappingProxyType({"require": ("exp",)})
 
 
 class KeySource(Protocol):
@@ -91,13 +95,18 @@ class KeySource(Protocol):
         ...
 
 
-def _quoted(value: str) -> str:
-    return '"' + _NOT_DESCRIPTION.sub("", value)[:_MAX_DESCRIPTION] + '"'
+def _quoted(value: str, limit: int | None = _MAX_DESCRIPTION) -> str:
+    return '"' + _NOT_DESCRIPTION.sub("", value)[:limit] + '"'
 
 
 def _challenge(realm: str | None, **params: str | None) -> str:
     parts = [] if realm is None else [f"realm={_quoted(realm)}"]
-    parts += [f"{name}={_quoted(value)}" for name, value in params.items() if value is not None]
+    # scope is never cut: a client must see every required name, whole.
+    parts += [
+        f"{name}={_quoted(value, None if name == 'scope' else _MAX_DESCRIPTION)}"
+        for name, value in params.items()
+        if value is not None
+    ]
     return "Bearer " + ", ".join(parts) if parts else "Bearer"
 
 
@@ -292,7 +301,10 @@ class BearerAuth:
             ``JWKSCache.from_issuer`` checks its issuer).
         algorithms: The allowed ``alg`` values; ``None`` leaves it to ``keys``.
         leeway: Seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``.
-        options: PyJWT's ``options`` for ``decode`` (``require``, ``verify_exp`` ...).
+        options: PyJWT's ``options`` for ``decode`` (``require``, ``verify_exp`` ...), over
+            the default ``{"require": ["exp"]}``: a token without ``exp`` (one that never
+            expires) is refused unless ``options`` sets its own ``require`` (``[]`` to opt
+            out).
         scope_claims: The claims scopes are read from.
         realm: The ``realm`` of the challenge, if any.
         max_token_bytes: The longest token read from the header; longer ones are refused
@@ -318,8 +330,12 @@ class BearerAuth:
             raise TypeError(f"leeway must be seconds or a timedelta, not {leeway!r}")
         if isinstance(scope_claims, str):
             raise TypeError("scope_claims must be a list of claim names, not one string")
-        if not isinstance(retry_after, int) or not isinstance(max_token_bytes, int):
+        if any(
+            not isinstance(n, int) or isinstance(n, bool) for n in (retry_after, max_token_bytes)
+        ):
             raise TypeError("retry_after and max_token_bytes must be integers")
+        if realm is not None and not isinstance(realm, str):
+            raise TypeError(f"realm must be a string, not {realm!r}")
         if max_token_bytes < 1 or retry_after < 0:
             raise ValueError("max_token_bytes must be positive and retry_after not negative")
         self.keys = keys
@@ -328,7 +344,9 @@ class BearerAuth:
         self.max_token_bytes = max_token_bytes
         self.retry_after = retry_after
         kwargs: dict[str, Any] = {"audience": audience, "issuer": issuer, "leeway": leeway or None}
-        kwargs.update(options=options, algorithms=algorithms)
+        # Fail closed: a token without exp would be valid forever. An explicit "require"
+        # (even []) replaces the default.
+        kwargs.update(options={**_DEFAULT_OPTIONS, **(options or {})}, algorithms=algorithms)
         self._decode_kwargs = {name: value for name, value in kwargs.items() if value is not None}
         # A JWKSCache answers from its cached keys without any I/O, or says a fetch is due:
         # the common path then costs no coroutine (decode_async does the same split).
@@ -367,6 +385,10 @@ class BearerAuth:
             raise InvalidTokenError(
                 f"The token is over the {self.max_token_bytes}-byte limit", realm=self.realm
             )
+        if "," in authorization and _JOINED_BEARER.search(authorization):
+            # A repeated header joined by the server ("Basic x, Bearer t"): a b64token has
+            # no comma, so a comma then "bearer" is a second value, whatever came first.
+            raise self._invalid_request("The Authorization header is given more than once")
         scheme, _, token = authorization.strip(_OWS).partition(" ")
         if scheme.lower() != "bearer":
             if scheme and not _SCHEME.fullmatch(scheme):
@@ -455,8 +477,12 @@ class BearerAuth:
         return InvalidRequestError(description, realm=self.realm)
 
     def _refusal(self, exc: jwt.PyJWTError) -> BearerError:
-        # SigningKeyNotFoundError is both an InvalidTokenError and a PyJWKClientError: an
-        # unknown key refuses the token. Any other client error means no keys to judge with.
+        # The issuer unreachable (an unknown kid whose refetch failed included): no keys to
+        # judge with, so 503, checked first. SigningKeyNotFoundError is both an
+        # InvalidTokenError and a PyJWKClientError: an unknown key refuses the token. Any
+        # other client error means no keys to judge with.
+        if isinstance(exc, jwt.PyJWKClientConnectionError):
+            return IssuerUnavailableError(retry_after=self.retry_after, realm=self.realm)
         if isinstance(exc, jwt.InvalidTokenError):
             return InvalidTokenError(str(exc) or type(exc).__name__, realm=self.realm)
         return IssuerUnavailableError(retry_after=self.retry_after, realm=self.realm)

@@ -64,6 +64,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 WS_POLICY_VIOLATION = 1008
+_REALM_KEY = "jwkscache.realm"
 
 
 class TokenUser(BaseUser):
@@ -161,6 +162,7 @@ class JWKSAuthBackend(AuthenticationBackend):
         Raises:
             BearerAuthenticationError: A malformed header, a refused token, or no keys.
         """
+        conn.scope[_REALM_KEY] = self.auth.realm  # for requires_scopes(realm=None)
         try:
             token = await self.auth.authenticate_async(conn.headers.getlist("authorization"))
         except MissingTokenError:
@@ -186,17 +188,18 @@ def requires_scopes(*scopes: str, realm: str | None = None) -> Callable[[F], F]:
 
     Args:
         scopes: Every scope the token must carry.
-        realm: The challenge's ``realm``.
+        realm: The challenge's ``realm``; ``None``: the ``JWKSAuthBackend``'s.
     """
     check_scope_names(scopes)
 
     def refusal(conn: HTTPConnection) -> BearerError | None:
         user = conn.scope.get("user")
+        in_realm = realm if realm is not None else conn.scope.get(_REALM_KEY)
         if user is None or not user.is_authenticated:
-            return MissingTokenError(realm=realm)
+            return MissingTokenError(realm=in_realm)
         granted = user.scopes if isinstance(user, TokenUser) else conn.auth.scopes
         if not set(scopes).issubset(granted):
-            return InsufficientScopeError(scopes, realm=realm)
+            return InsufficientScopeError(scopes, realm=in_realm)
         return None
 
     def decorator(func: F) -> F:

@@ -28,9 +28,10 @@ from jwkscache.django.conf import get_auth, get_keys, get_settings
 from jwkscache.django.decorators import scopes_required
 from jwkscache.django.middleware import JWKSAuthMiddleware
 from jwkscache.django.responses import bearer_response
-from jwkscache.django.user import TokenUser
+from jwkscache.django.user import AnonymousTokenUser, TokenUser
 
 __all__ = [
+    "AnonymousTokenUser",
     "JWKSAuthMiddleware",
     "TokenUser",
     "bearer_response",

@@ -1,12 +1,15 @@
 """``JWKSAuthMiddleware``: bearer tokens on every request, sync and async alike.
 
 Add it to ``MIDDLEWARE`` after ``django.contrib.auth``'s ``AuthenticationMiddleware`` (if
-you use that one): a verified token sets ``request.user`` to a
-:class:`~jwkscache.django.TokenUser` and ``request.jwt`` to the
+you use that one): a verified token sets ``request.user`` (and ``request.auser``, for async
+code) to a :class:`~jwkscache.django.TokenUser` and ``request.jwt`` to the
 :class:`~jwkscache.bearer.VerifiedToken`. A refused token is answered at once with the
-RFC 6750 response, never let through as anonymous. A request without a token gets the 401
-challenge when ``REQUIRED`` (the default), else goes on with ``request.jwt = None``. Paths
-in ``EXEMPT_PATHS`` go on untouched.
+RFC 6750 response, never let through as anonymous. A request with a verified token is exempt
+from ``CsrfViewMiddleware`` (a browser never sends a bearer token by itself). A request
+without a token gets the 401 challenge when ``REQUIRED`` (the default), else goes on with
+``request.jwt = None`` (and, when no other middleware set one, ``request.user`` an
+:class:`~jwkscache.django.AnonymousTokenUser`). Paths in ``EXEMPT_PATHS`` go on untouched
+(an entry ending in ``/`` is a prefix, except ``/`` itself: the root only).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from django.utils.cache import patch_vary_headers
 from jwkscache.bearer import BearerError, MissingTokenError, VerifiedToken
 from jwkscache.django.conf import get_auth, get_settings
 from jwkscache.django.responses import bearer_response
-from jwkscache.django.user import TokenUser
+from jwkscache.django.user import ANONYMOUS, AnonymousTokenUser, TokenUser
 
 __all__ = ["JWKSAuthMiddleware"]
 
@@ -83,7 +86,23 @@ class JWKSAuthMiddleware:
     def _attach(request: HttpRequest, token: VerifiedToken | None) -> None:
         request.jwt = token  # type: ignore[attr-defined]
         if token is not None:
-            request.user = TokenUser(token)  # type: ignore[assignment]
+            user = TokenUser(token)
+            request.user = user  # type: ignore[assignment]
+
+            async def auser() -> TokenUser:  # Django 5's async login_required awaits it
+                return user
+
+            request.auser = auser  # type: ignore[assignment]
+            # A bearer token is not sent by a browser on its own (unlike a cookie): a
+            # cross-site request cannot forge it, so CsrfViewMiddleware need not check.
+            request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
+        elif not hasattr(request, "user"):  # no auth middleware: anonymous, never missing
+            request.user = ANONYMOUS  # type: ignore[assignment]
+
+            async def anonymous() -> AnonymousTokenUser:
+                return ANONYMOUS
+
+            request.auser = anonymous  # type: ignore[assignment]
 
     @staticmethod
     def _vary(response: HttpResponseBase) -> HttpResponseBase:

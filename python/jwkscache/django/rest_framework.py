@@ -93,22 +93,38 @@ class JWKSAuthentication(BaseAuthentication):
 class HasScopes(BasePermission):
     """Allows a request whose token carries every scope of ``view.required_scopes``.
 
-    Without a token: 401 with the challenge; a scope missing: 403 ``insufficient_scope``
-    with its ``WWW-Authenticate`` header. A view without ``required_scopes`` is refused
-    (fail closed): set it to ``[]`` to ask for a token and no scope.
+    ``required_scopes`` is a list of names, or one string of space-separated names. Listed
+    on its own in ``permission_classes``, a refusal is the exact RFC 6750 answer: without a
+    token 401 with the challenge, a scope missing 403 ``insufficient_scope`` with its
+    ``WWW-Authenticate`` header. Composed (``HasScopes | IsAdminUser``, ``~HasScopes``) it
+    only answers ``False`` (with ``message`` and ``code``), so the composition decides and
+    DRF answers a refusal itself (401 with the challenge without a token, else 403). A view
+    without ``required_scopes`` is refused (fail closed): set it to ``[]`` to ask for a
+    token and no scope.
     """
 
+    message: Any = None
+    code: str | None = None
+
     def has_permission(self, request: Request, view: Any) -> bool:
-        """Whether the token has the view's scopes (raises the RFC 6750 answer when not)."""
+        """Whether the token has the view's scopes (standalone: raises the RFC 6750 answer)."""
         required = getattr(view, "required_scopes", None)
         if required is None:
             raise ImproperlyConfigured(
                 f"{type(view).__name__} has no required_scopes (HasScopes needs it)"
             )
+        if isinstance(required, str):  # "orders:read", or "a b" as OAuth writes scopes
+            required = required.split()
         auth = get_auth()
         token = request.auth
+        error: BearerError
         if not isinstance(token, VerifiedToken):
-            raise BearerAPIException(auth.missing_token())
-        if not token.has_scopes(*required):
-            raise BearerAPIException(auth.insufficient_scope(required))
-        return True
+            error = auth.missing_token()
+        elif not token.has_scopes(*required):
+            error = auth.insufficient_scope(required)
+        else:
+            return True
+        if type(self) in getattr(view, "permission_classes", ()):  # standalone: exact answer
+            raise BearerAPIException(error)
+        self.message, self.code = error.body, error.error
+        return False

@@ -79,3 +79,57 @@ class TokenUser:
 
     def __hash__(self) -> int:
         return hash(self.username)
+
+
+class AnonymousTokenUser:
+    """``request.user`` for a request without a token (``REQUIRED`` ``False``), when no
+    other middleware (``django.contrib.auth``'s) has set one: like Django's
+    ``AnonymousUser``, without importing the auth models.
+    """
+
+    pk = None
+    id = None
+    username = ""
+    is_active = False
+    is_staff = False
+    is_superuser = False
+    is_authenticated = False
+    is_anonymous = True
+    token = None
+    claims: dict[str, Any] = {}  # noqa: RUF012 - read only, like Django's AnonymousUser
+    scopes: frozenset[str] = frozenset()
+
+    def has_scopes(self, *names: str) -> bool:
+        """``True`` only when no scope is asked for."""
+        return not names
+
+    def get_username(self) -> str:
+        """``""``."""
+        return self.username
+
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        """Always ``False``."""
+        return False
+
+    def has_perms(self, perm_list: Any, obj: Any = None) -> bool:
+        """Always ``False``."""
+        return False
+
+    def has_module_perms(self, app_label: str) -> bool:
+        """Always ``False``."""
+        return False
+
+    def __str__(self) -> str:
+        return "AnonymousUser"
+
+    def __repr__(self) -> str:
+        return "AnonymousTokenUser()"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AnonymousTokenUser)
+
+    def __hash__(self) -> int:
+        return 1
+
+
+ANONYMOUS = AnonymousTokenUser()
