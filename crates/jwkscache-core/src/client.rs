@@ -6,7 +6,9 @@
 //!   generation counter: a thread that waited for someone else's fetch uses
 //!   its result instead of fetching again);
 //! - unknown `kid`: one refetch per `refresh_cooldown`, then fail fast;
-//! - stale-if-error within `max_stale`, backoff with jitter, fail closed after;
+//! - stale-while-revalidate and stale-if-error within `max_stale`: an expired
+//!   set answers at once while a background refresh runs; backoff with
+//!   jitter, lengthened to a 429/503's `Retry-After`; fail closed after;
 //! - refresh-ahead on a short-lived background thread holding only a weak
 //!   reference, so it never keeps the cache (or the interpreter) alive;
 //! - fork: the HTTP client is rebuilt in a child, and `fork.rs` holds the
@@ -386,9 +388,20 @@ impl Client {
         };
         if let (Some(keys), false) = (&keys, stale) {
             if wants_ahead {
-                self.spawn_refresh_ahead(remote, generation);
+                self.spawn_refresh(remote, generation, Reason::Ahead);
             }
             if let Some(key) = keys.select(kid) {
+                bump(&self.counters.hits);
+                return Ok(Some(Arc::clone(key)));
+            }
+            return self.unknown_kid(kid, generation, allow_io);
+        }
+        // Expired but within max_stale: answered from it at once, refetched in
+        // the background (stale-while-revalidate), so an issuer outage adds no
+        // latency to a request that has keys to verify with.
+        if let Some(keys) = keys.as_ref().filter(|_| self.revalidates(remote, generation, now)) {
+            if let Some(key) = keys.select(kid) {
+                self.served_stale();
                 bump(&self.counters.hits);
                 return Ok(Some(Arc::clone(key)));
             }
@@ -581,14 +594,49 @@ impl Client {
         }
     }
 
-    fn spawn_refresh_ahead(&self, remote: &Remote, generation: u64) {
-        if remote.closed.load(Ordering::Relaxed) || remote.ahead_running.swap(true, Ordering::AcqRel) {
-            return;
+    /// True when an expired set may answer now while it is refetched: it is
+    /// within `max_stale`, and a background refresh runs (started here if
+    /// none does) or backoff forbids one yet. False means the caller
+    /// refreshes itself (after `close()`, or when no thread can be spawned).
+    fn revalidates(&self, remote: &Remote, generation: u64, now: f64) -> bool {
+        let may_retry = {
+            let state = self.state.read();
+            if !state.freshness.stale_usable(now, &self.policy) {
+                return false;
+            }
+            state.freshness.may_retry(now)
+        };
+        !may_retry || self.spawn_refresh(remote, generation, Reason::Expired)
+    }
+
+    /// Bookkeeping for an answer from an expired set; warns once per outage.
+    fn served_stale(&self) {
+        bump(&self.counters.stale_served);
+        let mut state = self.state.write();
+        // A refetch in flight for a healthy issuer is not worth a warning.
+        if state.freshness.failures > 0 && !state.serving_stale {
+            state.serving_stale = true;
+            drop(state);
+            self.log(
+                Level::Warning,
+                "serving the last good JWK Set past its expiry while the issuer fails".into(),
+            );
+        }
+    }
+
+    /// Starts a background refresh unless one runs; true when one runs
+    /// (started now or before), false when closed or no thread could start.
+    fn spawn_refresh(&self, remote: &Remote, generation: u64, reason: Reason) -> bool {
+        if remote.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        if remote.ahead_running.swap(true, Ordering::AcqRel) {
+            return true;
         }
         let weak = self.weak_self.clone();
         let spawned = std::thread::Builder::new().name("jwkscache-refresh".into()).spawn(move || {
             if let Some(client) = weak.upgrade() {
-                client.refresh(generation, Reason::Ahead);
+                client.refresh(generation, reason);
                 if let Some(remote) = &client.remote {
                     remote.ahead_running.store(false, Ordering::Release);
                 }
@@ -596,7 +644,9 @@ impl Client {
         });
         if spawned.is_err() {
             remote.ahead_running.store(false, Ordering::Release);
+            return false;
         }
+        true
     }
 
     /// One fetch for everyone who saw `generation`: the first caller fetches,
@@ -656,7 +706,13 @@ impl Client {
             }
             Err(error) => {
                 let message = error.to_string();
-                let delay = state.freshness.on_failure(now, jitter());
+                let retry_after = match &error {
+                    Error::RetryLater { retry_after, date, .. } => {
+                        self.policy.retry_after(retry_after, date.as_deref(), now)
+                    }
+                    _ => None,
+                };
+                let delay = state.freshness.on_failure_retry_after(now, jitter(), retry_after);
                 state.last_error = Some(message.clone());
                 drop(state);
                 bump(&self.counters.failures);

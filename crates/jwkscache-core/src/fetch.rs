@@ -174,9 +174,7 @@ impl Fetcher {
             )));
         }
         if status != StatusCode::OK {
-            return Err(Error::Fetch(format!(
-                "Fail to fetch data from the url, err: \"{url} answered {status}\""
-            )));
+            return Err(refused(&url, status, response.headers()));
         }
         let validators = Validators {
             etag: header_str(response.headers(), &header::ETAG),
@@ -328,6 +326,24 @@ fn read_bounded(
         }
     }
     Ok(body)
+}
+
+/// A status other than 200 as an error; a 429 or 503 hands its
+/// `Retry-After` back (with `Date`), for the cache policy to honour.
+fn refused(url: &Url, status: StatusCode, headers: &HeaderMap) -> Error {
+    let retry_after = (status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE)
+        .then(|| header_str(headers, &header::RETRY_AFTER))
+        .flatten();
+    match retry_after {
+        Some(retry_after) => Error::RetryLater {
+            message: format!(
+                "Fail to fetch data from the url, err: \"{url} answered {status} (Retry-After: {retry_after})\""
+            ),
+            retry_after,
+            date: header_str(headers, &header::DATE),
+        },
+        None => Error::Fetch(format!("Fail to fetch data from the url, err: \"{url} answered {status}\"")),
+    }
 }
 
 fn too_large(url: &Url, max: usize) -> Error {
