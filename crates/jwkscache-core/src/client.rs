@@ -27,6 +27,7 @@ use crate::errors::{Error, Result};
 use crate::fetch::{CacheHeaders, FetchConfig, Fetched, Fetcher, Validators};
 use crate::jwk::{Jwk, JwkSet, SkippedKey};
 use crate::jws::{self, Checked, Verified, DEFAULT_MAX_TOKEN_BYTES};
+use crate::panics::{self, Site};
 use crate::token_cache::{TokenCache, DEFAULT_TOKEN_CACHE_SIZE};
 use crate::verify::Alg;
 
@@ -315,6 +316,11 @@ impl Client {
     /// (the token parsed and matched to a key), or a fetch first (only
     /// without `allow_io`).
     pub fn lookup<'t>(&self, token: &'t [u8], allowed: &[Alg], allow_io: bool) -> Result<Lookup<'t>> {
+        panics::catch(internal_error, || self.lookup_unguarded(token, allowed, allow_io))
+    }
+
+    fn lookup_unguarded<'t>(&self, token: &'t [u8], allowed: &[Alg], allow_io: bool) -> Result<Lookup<'t>> {
+        panics::fire(Site::Lookup);
         if let Some(hit) = self.tokens.get(token).filter(|hit| allowed.contains(&hit.alg)) {
             match self.find_key(hit.kid.as_deref(), allow_io) {
                 Ok(Some(key)) if hit.still_verified_by(&key) => {
@@ -347,9 +353,11 @@ impl Client {
     /// The signature check of a looked-up `token`; a verified token is
     /// remembered as the verified-token cache's admission allows.
     pub fn finish(&self, token: &[u8], checked: Checked<'_>) -> Result<Arc<Verified>> {
-        let verified = Arc::new(checked.verify()?);
-        self.tokens.admit(token, &verified);
-        Ok(verified)
+        panics::catch(internal_error, || {
+            let verified = Arc::new(checked.verify()?);
+            self.tokens.admit(token, &verified);
+            Ok(verified)
+        })
     }
 
     /// [`Client::lookup`] then, if due, [`Client::finish`]: the verified token
@@ -371,6 +379,10 @@ impl Client {
     /// The key a token with this `kid` selects, fetching as the policy
     /// allows. `Ok(None)` only when `allow_io` is false and a fetch is due.
     pub fn find_key(&self, kid: Option<&str>, allow_io: bool) -> Result<Option<Arc<Jwk>>> {
+        panics::catch(internal_error, || self.find_key_unguarded(kid, allow_io))
+    }
+
+    fn find_key_unguarded(&self, kid: Option<&str>, allow_io: bool) -> Result<Option<Arc<Jwk>>> {
         let Some(remote) = &self.remote else {
             let keys = self.keys().expect("a static client always has keys");
             return keys.select(kid).cloned().map(Some).ok_or_else(|| jws::key_not_found(kid, keys.len()));
@@ -636,9 +648,11 @@ impl Client {
         let weak = self.weak_self.clone();
         let spawned = std::thread::Builder::new().name("jwkscache-refresh".into()).spawn(move || {
             if let Some(client) = weak.upgrade() {
-                client.refresh(generation, reason);
                 if let Some(remote) = &client.remote {
-                    remote.ahead_running.store(false, Ordering::Release);
+                    // Cleared however the refresh ends, a panic included:
+                    // a flag left set would stop every later background refresh.
+                    let _running = ClearOnDrop(&remote.ahead_running);
+                    client.refresh(generation, reason);
                 }
             }
         });
@@ -666,7 +680,17 @@ impl Client {
             state.freshness.on_unknown_kid_refetch(now);
             bump(&self.counters.unknown_kid_refreshes);
         }
-        let outcome = self.fetch_once(remote);
+        let outcome = panics::catch(
+            |panic| {
+                Error::Fetch(format!(
+                    "internal error in jwkscache while fetching (a bug: please report it): {panic}"
+                ))
+            },
+            || {
+                panics::fire(Site::Fetch);
+                self.fetch_once(remote)
+            },
+        );
         let now = self.now();
         let mut state = self.state.write();
         state.generation += 1;
@@ -778,6 +802,22 @@ impl Client {
 enum FetchOutcome {
     New { set: JwkSet, validators: Validators, cache: CacheHeaders, ttl: f64, jwks_uri: String },
     NotModified { cache: CacheHeaders, ttl: f64 },
+}
+
+/// Clears a flag when dropped (on unwind too).
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// A panic in a token's lookup or check, as a refusal of the token: fails
+/// closed, and of a class every caller already handles.
+#[allow(clippy::needless_pass_by_value)] // the shape panics::catch hands a message in
+fn internal_error(panic: String) -> Error {
+    Error::InvalidToken(format!("internal error in jwkscache (a bug: please report it): {panic}"))
 }
 
 /// A number in [0, 1) that differs between processes and calls (for backoff

@@ -15,6 +15,7 @@ pub mod fork;
 pub mod handoff;
 pub mod jwk;
 pub mod jws;
+pub mod panics;
 pub mod pick;
 pub mod token_cache;
 pub mod verify;
