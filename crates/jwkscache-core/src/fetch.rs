@@ -318,7 +318,10 @@ fn read_bounded(
             Ok(n) => body.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
-                return Err(Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: {e}\"")))
+                return Err(Error::Fetch(format!(
+                    "Fail to fetch data from the url, err: \"{url}: {}\"",
+                    with_causes(&e)
+                )))
             }
         }
         if body.len() > max {
@@ -352,15 +355,21 @@ fn too_large(url: &Url, max: usize) -> Error {
     ))
 }
 
-fn fetch_error(url: &Url, error: &reqwest::Error) -> Error {
-    // reqwest's Display is terse; the source chain says why (refused, TLS, timeout).
+/// An error's message followed by its causes': reqwest's own are terse, the
+/// source chain says why (refused, TLS, timeout, a bad chunk size).
+fn with_causes(error: &dyn std::error::Error) -> String {
     let mut reason = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut source = error.source();
     while let Some(cause) = source {
         reason.push_str(": ");
         reason.push_str(&cause.to_string());
         source = cause.source();
     }
+    reason
+}
+
+fn fetch_error(url: &Url, error: &reqwest::Error) -> Error {
+    let mut reason = with_causes(error);
     if error.is_timeout() {
         reason.push_str(" (timed out)");
     }
