@@ -491,46 +491,53 @@ def run(rounds: int = 15, calls: int = 200) -> str:
         tokens = Tokens(issuer)
         asgi = Asgi()
         keys = jwkscache.JWKSCache(issuer.jwks_uri, issuer=issuer.issuer, **CACHE_OPTIONS)
-        contenders: dict[str, Call] = {
-            "JWKSCache.decode alone": lambda: (keys.decode(tokens.next(), audience=AUDIENCE), 200)[
-                1
-            ]
-        }
+
+        def decode() -> int:
+            keys.decode(tokens.next(), audience=AUDIENCE)
+            return 200
+
+        contenders: dict[str, Call] = {"JWKSCache.decode alone": decode}
         contenders.update(fastapi_calls(issuer, tokens, asgi))
         contenders.update(starlette_calls(issuer, tokens, asgi))
         contenders.update(flask_calls(issuer, tokens))
         contenders.update(django_calls(issuer, tokens))
+        # The decode's cost where it runs: after the framework's own work (caches are
+        # colder than in a loop of decodes alone), so the target compares like with like.
+        for framework, _ in FRAMEWORKS:
+            plain = contenders[f"{framework} no auth"]
+            contenders[f"{framework} no auth, then decode"] = lambda plain=plain: (
+                plain(),
+                decode(),
+            )[0]
         results = interleaved(contenders, rounds, calls)
         fetches = issuer.fetch_count
         asgi.close()
-    decode = results["JWKSCache.decode alone"]
     lines = [
         f"jwkscache {jwkscache.__version__}, PyJWT {jwt.__version__}; RSA-2048; a fresh token "
         f"per request; {rounds} interleaved rounds x {calls} requests; medians; "
         f"{fetches} JWKS fetches in all",
         "",
-        f"  {'JWKSCache.decode alone':<34} {decode:8.1f} µs",
     ]
-    lines += [
-        f"  {name:<34} {us:8.1f} µs"
-        for name, us in results.items()
-        if name != "JWKSCache.decode alone"
-    ]
+    lines += [f"  {name:<36} {us:8.1f} µs" for name, us in results.items()]
     lines += [
         "",
-        "  auth cost per request = the version minus no auth; 'hook' = the framework's own",
-        "  auth hook doing no verification (HTTPBearer, AuthenticationMiddleware + requires, a",
-        "  decorator, a middleware, a DRF authenticator + IsAuthenticated). Targets: jwkscache",
-        f"  <= decode + {TARGET_EXTRA_US:.0f} µs; the other >= {TARGET_RATIO:.0f}x jwkscache's.",
+        "  auth cost = the version minus no auth. decode = what a bare JWKSCache.decode adds",
+        "  to the no-auth request ('no auth, then decode' minus 'no auth'). hook = the",
+        "  framework's own auth hook doing no verification (HTTPBearer, AuthenticationMiddleware",
+        "  + requires, a decorator, a middleware, a DRF authenticator + IsAuthenticated).",
+        f"  Targets: jwkscache <= decode + {TARGET_EXTRA_US:.0f} µs; the other >= "
+        f"{TARGET_RATIO:.0f}x jwkscache's.",
     ]
     for framework, theirs in FRAMEWORKS:
         none = results[f"{framework} no auth"]
         own = results[f"{framework} jwkscache"] - none
+        decode_cost = results[f"{framework} no auth, then decode"] - none
         hook = results[f"{framework} hook alone"] - none
-        met = "met" if own - decode <= TARGET_EXTRA_US else "NOT met"
+        extra = own - decode_cost
+        met = "met" if extra <= TARGET_EXTRA_US else "NOT met"
         line = (
-            f"    {framework:<10} jwkscache {own:6.1f} µs = decode {own - decode:+5.1f} µs ({met}; "
-            f"hook {hook:4.1f} µs, ours beyond decode + hook {own - decode - hook:+5.1f} µs)"
+            f"    {framework:<10} jwkscache {own:6.1f} µs = decode {decode_cost:6.1f} µs "
+            f"{extra:+6.1f} µs ({met}); hook alone {hook:5.1f} µs"
         )
         if theirs in results:
             other = results[theirs] - none

@@ -59,6 +59,8 @@ pub(crate) fn fetch_config(
         headers: headers.map(|h| h.into_iter().collect()).unwrap_or_default(),
         ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
         allow_insecure_http,
+        ca_only: false,
+        bearer_token_file: None,
     })
 }
 

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use jwkscache_core::cache::Policy;
+use jwkscache_core::claims::Validation;
 use jwkscache_core::client::{system_clock, Client, Level, Lookup, Source};
+use jwkscache_core::fetch::Fetcher;
+use jwkscache_core::in_cluster::InCluster;
 use jwkscache_core::jwk::JwkSet;
 use jwkscache_core::jws::{self, Verified};
 use pyo3::prelude::*;
@@ -17,6 +20,9 @@ use crate::py_errors::IntoPyResult;
 use crate::py_gil::GilPolicy;
 use crate::py_json::{claims_to_py, json_to_dict};
 use crate::py_signing_key::SigningKey;
+
+/// The algorithms `in_cluster` allows by default: what kube-apiserver signs with.
+const IN_CLUSTER_ALGORITHMS: [&str; 4] = ["RS256", "ES256", "ES384", "ES512"];
 
 /// A JWK Set, fetched and kept fresh (or fixed), and the rules to verify
 /// tokens against it.
@@ -147,6 +153,69 @@ impl PyJwksCache {
         })
     }
 
+    /// The Kubernetes API server's keys, from inside a pod: the JWKS at
+    /// `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/openid/v1/jwks`
+    /// (never the discovery document's `jwks_uri`), read with the pod's
+    /// service-account token as bearer (re-read every minute and after a
+    /// 401) and the cluster CA trusted. The expected `iss` is `issuer`, or
+    /// the one the API server's discovery document names (read now).
+    #[classmethod]
+    #[pyo3(signature = (*, issuer = None, audience = None, api_server = None, token_file = None, ca_file = None,
+        timeout = 5.0, lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0,
+        max_stale = 3600.0, refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
+        max_body_bytes = 524_288, token_cache_size = 1024, release_gil = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn in_cluster(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        issuer: Option<String>,
+        audience: Option<&Bound<'_, PyAny>>,
+        api_server: Option<&str>,
+        token_file: Option<PathBuf>,
+        ca_file: Option<PathBuf>,
+        timeout: f64,
+        lifespan: f64,
+        min_ttl: f64,
+        max_ttl: f64,
+        refresh_cooldown: f64,
+        max_stale: f64,
+        refresh_ahead: bool,
+        algorithms: Option<Vec<String>>,
+        max_token_bytes: usize,
+        max_body_bytes: usize,
+        token_cache_size: usize,
+        release_gil: Option<bool>,
+    ) -> PyResult<Self> {
+        let path = |p: Option<PathBuf>| p.map(|p| p.to_string_lossy().into_owned());
+        let (token_file, ca_file) = (path(token_file), path(ca_file));
+        let cluster = InCluster::locate(api_server, token_file.as_deref(), ca_file.as_deref(), |name| {
+            std::env::var(name).ok()
+        })
+        .py()?;
+        // What kube-apiserver signs with: RS256 for an RSA key, ES256/384/512 for an EC key.
+        let algorithms = algorithms.or_else(|| Some(IN_CLUSTER_ALGORITHMS.map(str::to_owned).to_vec()));
+        let config = config(algorithms, max_token_bytes, token_cache_size)?;
+        let fetch = cluster.fetch_config(fetch_config(None, timeout, None, max_body_bytes, false)?);
+        let issuer = match issuer {
+            Some(issuer) => issuer,
+            None => {
+                let fetcher = Fetcher::new(fetch.clone()).py()?;
+                py.detach(|| cluster.discover_issuer(&fetcher)).py()?
+            }
+        };
+        let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
+        let client =
+            Client::remote(Source::JwksUri(cluster.jwks_uri()), fetch, policy, config, system_clock())
+                .py()?;
+        Ok(Self {
+            client,
+            origin: format!("in-cluster {}", cluster.api_server),
+            issuer: Some(issuer),
+            audience: default_audience(audience)?,
+            gil: GilPolicy::from_option(release_gil),
+        })
+    }
+
     /// Verifies `token` and returns its claims (see the README for the rules).
     #[pyo3(signature = (token, /, *, audience = None, issuer = None, subject = None, leeway = None, options = None, algorithms = None))]
     #[allow(clippy::too_many_arguments)]
@@ -163,10 +232,8 @@ impl PyJwksCache {
     ) -> PyResult<Bound<'py, PyAny>> {
         let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
-        let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
-        // Built first: building parses the payload, once, for both.
-        let claims = claims_to_py(py, &verified, hit)?;
-        validation.validate(&verified.claims, now()).py()?;
+        let (_, claims) =
+            self.verified_claims(py, token, algorithms, &validation, true)?.expect("I/O allowed");
         Ok(claims.into_any())
     }
 
@@ -187,10 +254,7 @@ impl PyJwksCache {
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
-        let Some((verified, hit)) = self.verify(py, token, algorithms, false)? else { return Ok(None) };
-        let claims = claims_to_py(py, &verified, hit)?;
-        validation.validate(&verified.claims, now()).py()?;
-        Ok(Some(claims))
+        Ok(self.verified_claims(py, token, algorithms, &validation, false)?.map(|(_, claims)| claims))
     }
 
     /// `await cache.decode_async(token, ...)`: verifies inline when the keys
@@ -221,9 +285,8 @@ impl PyJwksCache {
     ) -> PyResult<Bound<'py, PyDict>> {
         let audience = audience.or(self.audience.as_ref().map(|a| a.bind(py)));
         let validation = validation(audience, issuer, subject, leeway, options, self.issuer.as_deref())?;
-        let (verified, hit) = self.verify(py, token, algorithms, true)?.expect("I/O allowed");
-        let payload = claims_to_py(py, &verified, hit)?;
-        validation.validate(&verified.claims, now()).py()?;
+        let (verified, payload) =
+            self.verified_claims(py, token, algorithms, &validation, true)?.expect("I/O allowed");
         let result = PyDict::new(py);
         result.set_item("header", json_to_dict(py, verified.header.json())?)?;
         result.set_item("payload", payload)?;
@@ -340,6 +403,28 @@ impl PyJwksCache {
 }
 
 impl PyJwksCache {
+    /// The verified token and its claims dict, checked by `validation`; a
+    /// token that passed every check is offered to the verified-token cache
+    /// (a refused one never is). `None` only without `allow_io`, when a
+    /// fetch is due.
+    fn verified_claims<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+        algorithms: Option<Vec<String>>,
+        validation: &Validation,
+        allow_io: bool,
+    ) -> PyResult<Option<(Arc<Verified>, Bound<'py, PyDict>)>> {
+        let Some((verified, hit)) = self.verify(py, token, algorithms, allow_io)? else { return Ok(None) };
+        // Built first: building parses the payload, once, for both.
+        let claims = claims_to_py(py, &verified, hit)?;
+        validation.validate(&verified.claims, now()).py()?;
+        if !hit {
+            self.client.remember(token_bytes(token)?, &verified);
+        }
+        Ok(Some((verified, claims)))
+    }
+
     fn verify(
         &self,
         py: Python<'_>,
@@ -353,17 +438,25 @@ impl PyJwksCache {
             None => Cow::Borrowed(client.config().algorithms.as_slice()),
             Some(names) => Cow::Owned(jws::allow_list(&names).py()?),
         };
-        // A cache hit, or a refusal before the signature check, holds the
-        // GIL: it is shorter than taking the GIL back can be. The signature
-        // check runs as the policy says (py_gil.rs); a fetch, without the GIL.
-        let result = match client.lookup(bytes, &allowed, false) {
-            Ok(Lookup::Cached(verified)) => Ok(Some((verified, true))),
-            Ok(Lookup::Check(checked)) => {
-                self.gil.run(py, || client.finish(bytes, checked)).map(|verified| Some((verified, false)))
-            }
-            Ok(Lookup::FetchDue) if allow_io => py.detach(|| client.verify(bytes, &allowed, true)),
-            Ok(Lookup::FetchDue) => Ok(None),
-            Err(error) => Err(error),
+        // By default a cache hit, or a refusal before the signature check,
+        // holds the GIL: it is shorter than taking the GIL back can be. The
+        // signature check runs as the policy says (py_gil.rs);
+        // `release_gil=True` releases the whole verify. A fetch, always
+        // without the GIL.
+        let lookup = if self.gil == GilPolicy::Release {
+            py.detach(|| client.verify(bytes, &allowed, false))
+        } else {
+            client.lookup(bytes, &allowed, false).and_then(|lookup| match lookup {
+                Lookup::Cached(verified) => Ok(Some((verified, true))),
+                Lookup::Check(checked) => {
+                    self.gil.run(py, || client.finish(checked)).map(|verified| Some((verified, false)))
+                }
+                Lookup::FetchDue => Ok(None),
+            })
+        };
+        let result = match lookup {
+            Ok(None) if allow_io => py.detach(|| client.verify(bytes, &allowed, true)),
+            other => other,
         };
         self.emit_events(py)?;
         result.py()

@@ -249,3 +249,25 @@ def test_importing_jwkscache_imports_no_web_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_issuers_router_is_a_key_source(oidc_issuer: LocalIssuer) -> None:
+    with LocalIssuer("eks") as other:
+        router = jwkscache.Issuers(
+            {
+                oidc_issuer.issuer: jwkscache.JWKSCache(oidc_issuer.jwks_uri),
+                other.issuer: jwkscache.JWKSCache(other.jwks_uri),
+            }
+        )
+        auth = BearerAuth(router, audience=AUDIENCE)
+        for issuer in (oidc_issuer, other):
+            verified = auth.authenticate(f"Bearer {token(issuer)}", [SCOPE])
+            assert verified.issuer == issuer.issuer
+            verified = asyncio.run(auth.authenticate_async(f"Bearer {token(issuer)}", [SCOPE]))
+            assert verified.issuer == issuer.issuer
+        stranger = token(oidc_issuer, issuer="https://not-listed.example")
+        with pytest.raises(BearerError) as caught:
+            auth.authenticate(f"Bearer {stranger}")
+        assert (caught.value.status_code, caught.value.description) == (401, "Invalid issuer")
+        for cache in router.values():
+            cache.close()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import jwt
 import pytest
@@ -153,3 +154,8 @@ def test_a_key_with_a_member_twice_is_a_failed_fetch(issuer: LocalIssuer) -> Non
     with pytest.raises(jwt.PyJWKClientConnectionError, match="given twice"):
         cache.refresh()
     assert cache.decode(token)["iss"] == issuer.issuer
+
+
+def test_a_ca_file_path_that_is_not_a_file_fails_at_construction(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a file"):
+        jwkscache.JWKSCache("https://127.0.0.1:9/keys", ca_file=str(tmp_path))

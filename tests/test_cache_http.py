@@ -141,6 +141,27 @@ def test_rotation_and_removal_revokes_at_once(issuer: LocalIssuer) -> None:
         cache.decode(old_token)
 
 
+def test_a_new_kid_while_the_issuer_is_down_is_an_outage_not_a_bad_token(
+    issuer: LocalIssuer,
+) -> None:
+    # A rotation during an outage: the new key's tokens are valid, we just cannot
+    # fetch the key. PyJWT's client raises its connection error here too; a 401
+    # would make clients throw away good tokens.
+    cache = cache_for(issuer, refresh_cooldown=3600)
+    old = issuer.mint(subject="old")
+    assert cache.decode(old)["sub"] == "old"
+    issuer.rotate()
+    issuer.fail_next(10)
+    with pytest.raises(jwt.PyJWKClientConnectionError, match="503"):
+        cache.decode(issuer.mint(subject="new"))
+    # Within the cooldown, the answer stays "unknown: the issuer failed".
+    with pytest.raises(jwt.PyJWKClientConnectionError):
+        cache.decode(issuer.mint(subject="newer"))
+    stats = cache.stats()
+    assert (stats["unknown_kid_refreshes"], stats["failures"]) == (1, 1)
+    assert cache.decode(old)["sub"] == "old"  # the keys at hand still verify
+
+
 def test_stale_if_error_within_max_stale_then_fail_closed(
     issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
 ) -> None:

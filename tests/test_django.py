@@ -164,7 +164,7 @@ def test_an_async_view_keeps_answering_while_the_issuer_hangs(configured: LocalI
         old = {"Authorization": f"Bearer {token(configured)}"}
         assert (await client.get("/orders-async", headers=old)).status_code == 200
         configured.rotate()
-        configured.hang_next(1, seconds=2)
+        configured.hang_next(1, seconds=3)
         new = {"Authorization": f"Bearer {token(configured)}"}
         waiting = asyncio.ensure_future(client.get("/orders-async", headers=new))
         for _ in range(500):  # until the refetch has reached the issuer, at most 5 s

@@ -3,8 +3,8 @@
 Each server runs as a real process on 127.0.0.1 (a free port), verifying tokens from the
 test's ``LocalIssuer`` over real HTTP, driven by httpx2 from 4 threads while the issuer
 rotates its key: every answer must be the expected one, and the JWKS fetches stay within
-the bound (per worker: the first fetch, one per rotation; a flood of unknown kids within the
-cooldown adds none).
+the bound (at most two per worker: the first fetch, and one for the new kid or, for a worker
+that only started after the rotation, one for a flood of unknown kids).
 """
 
 from __future__ import annotations
@@ -248,7 +248,9 @@ def drive(issuer: LocalIssuer, server: Server, workers: int) -> list[dict[str, A
             list(pool.map(send, flood))
     assert wrong == []
     assert 2 <= fetched <= 2 * workers  # per worker: the first fetch and one for the new kid
-    assert issuer.fetch_count == fetched
+    # The flood: nothing for a worker that just refetched for the new kid (its cooldown), at
+    # most one refetch for a worker whose first fetch came after the rotation.
+    assert issuer.fetch_count <= 2 * workers
     return bodies
 
 

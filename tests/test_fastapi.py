@@ -196,6 +196,28 @@ def test_websocket(oidc_issuer: LocalIssuer, keys: jwkscache.JWKSCache) -> None:
         assert missing.value.code == 1008
 
 
+def test_websocket_while_the_issuer_is_down(
+    oidc_issuer: LocalIssuer, keys: jwkscache.JWKSCache
+) -> None:
+    auth = JWKSBearer(keys, audience=AUDIENCE)
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def feed(websocket: WebSocket, token: Annotated[VerifiedToken, Depends(auth)]) -> None:
+        await websocket.accept()
+        await websocket.close()
+
+    oidc_issuer.fail_next(10)
+    good = {"Authorization": f"Bearer {token(oidc_issuer)}"}
+    with (
+        TestClient(app) as client,
+        pytest.raises(WebSocketDisconnect) as unavailable,
+        client.websocket_connect("/ws", headers=good),
+    ):
+        pass
+    assert unavailable.value.code == 1013  # try again later: the token was not judged
+
+
 def test_openapi_schemes(oidc_issuer: LocalIssuer, keys: jwkscache.JWKSCache) -> None:
     schemes = make_app(keys).openapi()["components"]["securitySchemes"]
     assert schemes == {"JWKSBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
@@ -240,7 +262,7 @@ def test_a_fetch_never_blocks_the_event_loop(
             old = {"Authorization": f"Bearer {token(oidc_issuer)}"}
             assert (await client.get("/orders", headers=old)).status_code == 200
             oidc_issuer.rotate()
-            oidc_issuer.hang_next(1, seconds=2)
+            oidc_issuer.hang_next(1, seconds=3)
             new = {"Authorization": f"Bearer {token(oidc_issuer)}"}
             waiting = asyncio.ensure_future(client.get("/orders", headers=new))
             for _ in range(500):  # until the refetch has reached the issuer, at most 5 s

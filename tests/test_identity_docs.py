@@ -17,7 +17,14 @@ def test_identity_sources_examples_run_in_order(capsys: pytest.CaptureFixture[st
     text = section("Identity sources")
     blocks = [m["body"] for m in BLOCK.finditer(text)]
     assert len(blocks) >= 5
-    for heading in ("Amazon EKS", "AppSSO", "Many issuers", "ECDSA and EdDSA"):
+    for heading in (
+        "Amazon EKS",
+        "AppSSO",
+        "Many issuers",
+        "ECDSA and EdDSA",
+        "Kubernetes service-account tokens",
+        "Kubernetes in-cluster",
+    ):
         assert f"### {heading}" in text
     namespace: dict[str, Any] = {"__name__": "readme"}
     try:

@@ -99,3 +99,33 @@ def test_b64_true_is_the_default(signer: Signer) -> None:
     token = signed(signer, {**HEADER, "b64": True}, '{"sub": "a"}')
     cache = jwkscache.JWKSCache.from_jwks({"keys": [signer.jwk]})
     assert cache.decode(token) == jwt.decode(token, signer.public_key, algorithms=["RS256"])
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"b64": False, "crit": ["b64", "foo"]},
+        {"b64": False, "kid": 5},
+        {"b64": False, "crit": []},
+        {"b64": False, "crit": "b64"},
+        {"crit": ["b64"]},
+        {"crit": [1]},
+    ],
+)
+def test_header_checks_come_in_pyjwt_order(signer: Signer, extra: dict[str, Any]) -> None:
+    assert_same(both(signer, unencoded(signer, {**HEADER, **extra}, "")))
+
+
+def test_b64_true_listed_in_crit_is_accepted_as_pyjwt_does(signer: Signer) -> None:
+    token = signed(signer, {**HEADER, "b64": True, "crit": ["b64"]}, '{"sub": "a"}')
+    cache = jwkscache.JWKSCache.from_jwks({"keys": [signer.jwk]})
+    assert cache.decode(token) == jwt.decode(token, signer.public_key, algorithms=["RS256"])
+
+
+@pytest.mark.parametrize("literal", ["-NaN", "NaNx", "Infinityy"])
+def test_text_python_json_refuses_too_stays_a_syntax_error(signer: Signer, literal: str) -> None:
+    token = signed(signer, HEADER, f'{{"iat": {literal}}}')
+    theirs, ours = both(signer, token)
+    assert type(theirs) is jwt.DecodeError
+    assert type(ours) is jwt.DecodeError
+    assert str(ours).startswith("Invalid payload string")

@@ -56,6 +56,25 @@ def test_one_off_tokens_are_never_remembered(
     assert cache.stats()["token_cache_hits"] == 1
 
 
+def test_a_token_refused_by_its_claims_is_never_remembered(
+    cache: jwkscache.JWKSCache, mint: Callable[..., str]
+) -> None:
+    # Validly signed, but for another audience or expired: on an issuer that signs
+    # tokens for anyone, such tokens must not fill the cache or its doorkeeper.
+    foreign = mint({"aud": "other-api"})
+    expired = mint({"exp": int(time.time()) - 60})
+    for _ in range(5):
+        with pytest.raises(jwt.InvalidAudienceError):
+            cache.decode(foreign, audience="api")
+        with pytest.raises(jwt.ExpiredSignatureError):
+            cache.decode(expired)
+    assert cache.stats()["token_cache_size"] == 0
+    # The same token, accepted, is remembered from its second accepted decode.
+    for _ in range(2):
+        cache.decode(foreign, audience="other-api")
+    assert cache.stats()["token_cache_size"] == 1
+
+
 def test_a_token_seen_twice_is_a_hit_from_its_third_presentation(
     cache: jwkscache.JWKSCache, mint: Callable[..., str]
 ) -> None:

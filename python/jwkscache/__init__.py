@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import os
 
-from jwkscache import exceptions
+from jwkscache import bearer, exceptions, kubernetes  # bearer: RFC 6750, no web framework
 from jwkscache._core import JWKSCache, SigningKey, __version__, _after_fork, _prepare_fork
 from jwkscache.issuers import Issuers
 from jwkscache.jwks_client import PyJWKClient
 
-__all__ = ["Issuers", "JWKSCache", "PyJWKClient", "SigningKey", "__version__", "exceptions"]
+__all__ = [
+    "Issuers",
+    "JWKSCache",
+    "PyJWKClient",
+    "SigningKey",
+    "__version__",
+    "bearer",
+    "exceptions",
+    "kubernetes",
+]
 
 # gunicorn/uwsgi preload: a child must not inherit a lock held by a thread of
 # the parent; the HTTP client is rebuilt in the child on first use.

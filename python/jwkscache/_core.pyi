@@ -117,6 +117,47 @@ class JWKSCache:
             jwt.PyJWKSetError: the document is not a JWK Set or has no usable key.
             ValueError: an algorithm is not one jwkscache verifies.
         """
+    @classmethod
+    def in_cluster(
+        cls,
+        *,
+        issuer: str | None = None,
+        audience: str | Iterable[str] | None = None,
+        api_server: str | None = None,
+        token_file: str | os.PathLike[str] | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+        timeout: float = 5.0,
+        lifespan: float = 300.0,
+        min_ttl: float = 60.0,
+        max_ttl: float = 3600.0,
+        refresh_cooldown: float = 30.0,
+        max_stale: float = 3600.0,
+        refresh_ahead: bool = True,
+        algorithms: Sequence[str] | None = None,
+        max_token_bytes: int = 16384,
+        max_body_bytes: int = 524288,
+        token_cache_size: int = 1024,
+        release_gil: bool | None = None,
+    ) -> JWKSCache:
+        """The Kubernetes API server's own keys, read from inside a pod.
+
+        The JWKS is fetched from ``{api_server}/openid/v1/jwks``, never from the discovery
+        document's ``jwks_uri`` (often an address a pod cannot reach). ``api_server``
+        defaults to ``https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT``,
+        ``token_file`` to the pod's service-account token (sent as bearer, read again at
+        least once a minute and after a 401) and ``ca_file`` to the cluster CA (trusted alone:
+        not the system roots, not ``SSL_CERT_FILE``), each under
+        ``/var/run/secrets/kubernetes.io/serviceaccount/``. The expected ``iss`` is
+        ``issuer``, or else the ``issuer`` the API server's discovery document names, read
+        now. ``algorithms`` defaults to what the API server signs with: RS256, ES256,
+        ES384, ES512.
+
+        Raises:
+            ValueError: not in a pod (no ``KUBERNETES_SERVICE_HOST``/``PORT``) and no
+                ``api_server``; the token or CA file missing or unreadable; a bad option.
+            jwt.PyJWKClientConnectionError: ``issuer`` not given and the discovery
+                document could not be read.
+        """
     def decode(
         self,
         token: str | bytes,

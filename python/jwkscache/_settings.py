@@ -136,7 +136,7 @@ class Settings:
                     "jwkscache.E004",
                     f"{prefix} ALGORITHMS has algorithms jwkscache does not verify: "
                     f"{', '.join(map(str, unsupported))}",
-                    "Use RS256, RS384, RS512, PS256, PS384 or PS512.",
+                    f"Use {', '.join(supported_algorithms())}.",
                 )
             )
         if not found:
@@ -211,6 +211,14 @@ def _insecure(url: str) -> bool:
         return not ipaddress.ip_address(host).is_loopback
     except ValueError:
         return True
+
+
+_KNOWN = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+
+
+def supported_algorithms() -> list[str]:
+    """The JWS algorithms this build of jwkscache verifies."""
+    return [alg for alg in (*_KNOWN, "EdDSA") if _verifies(alg)]
 
 
 def _verifies(alg: object) -> bool:

@@ -36,6 +36,7 @@ __all__ = [
     "InvalidIssuerError",
     "InvalidJTIError",
     "InvalidKeyError",
+    "InvalidServiceAccountTokenError",
     "InvalidSignatureError",
     "InvalidSubjectError",
     "InvalidTokenError",
@@ -45,6 +46,7 @@ __all__ = [
     "PyJWKError",
     "PyJWKSetError",
     "PyJWTError",
+    "ServiceAccountNotAllowedError",
     "SigningKeyNotFoundError",
 ]
 
@@ -56,3 +58,15 @@ class SigningKeyNotFoundError(PyJWKClientError, InvalidTokenError):
     ``jwt.InvalidTokenError``, so a handler that turns invalid tokens into 401
     answers catches it too.
     """
+
+
+class InvalidServiceAccountTokenError(InvalidTokenError):
+    """The claims are not a Kubernetes service-account token's (``jwkscache.kubernetes``).
+
+    No or a malformed ``kubernetes.io`` claim, a ``sub`` that does not name the same service
+    account, or a legacy secret-based token where those are not allowed.
+    """
+
+
+class ServiceAccountNotAllowedError(InvalidTokenError):
+    """A valid service-account token, but not of a namespace or service account required."""

@@ -300,11 +300,18 @@ impl Validation {
 pub fn payload_error(json: &str, error: &serde_json::Error) -> Error {
     let generic = || Error::decode(format!("Invalid payload string: {error}"));
     let Some(offset) = error_offset(json, error) else { return generic() };
-    let rest = &json[offset..];
-    if !["NaN", "Infinity"].iter().any(|literal| rest.starts_with(literal)) {
+    let (before, rest) = json.split_at(offset);
+    let negative = before.ends_with('-');
+    // Exactly Python's literals (`-NaN` is not one), then the member's end.
+    let Some(after) =
+        rest.strip_prefix("Infinity").or_else(|| rest.strip_prefix("NaN").filter(|_| !negative))
+    else {
+        return generic();
+    };
+    if !after.trim_start().starts_with([',', '}']) {
         return generic();
     }
-    match top_level_member_before(&json[..offset]) {
+    match top_level_member_before(before) {
         Some("iat") => Error::InvalidIssuedAt("Issued At claim (iat) must be an integer.".into()),
         Some("nbf") => Error::decode("Not Before claim (nbf) must be an integer."),
         Some("exp") => Error::decode("Expiration Time claim (exp) must be an integer."),
@@ -395,6 +402,10 @@ mod payload_error_tests {
             r#"{"iat": Inf}"#,
             r#"{"iat": 1,}"#,
             r#"{"a\"iat": NaN}"#,
+            r#"{"iat": -NaN}"#,
+            r#"{"iat": NaNx}"#,
+            r#"{"iat": Infinityy}"#,
+            r#"{"iat": Infinity 1}"#,
         ] {
             match error_for(json) {
                 Error::Decode(message) => {

@@ -350,14 +350,17 @@ impl Client {
         }
     }
 
-    /// The signature check of a looked-up `token`; a verified token is
-    /// remembered as the verified-token cache's admission allows.
-    pub fn finish(&self, token: &[u8], checked: Checked<'_>) -> Result<Arc<Verified>> {
-        panics::catch(internal_error, || {
-            let verified = Arc::new(checked.verify()?);
-            self.tokens.admit(token, &verified);
-            Ok(verified)
-        })
+    /// The signature check of a looked-up token.
+    pub fn finish(&self, checked: Checked<'_>) -> Result<Arc<Verified>> {
+        panics::catch(internal_error, || Ok(Arc::new(checked.verify()?)))
+    }
+
+    /// Offers a token that passed every check (signature and claims) to the
+    /// verified-token cache, which keeps it as its admission allows. Never
+    /// a token whose claims were refused: no one fills the cache with
+    /// expired or foreign tokens, however many an issuer signs.
+    pub fn remember(&self, token: &[u8], verified: &Arc<Verified>) {
+        self.tokens.admit(token, verified);
     }
 
     /// [`Client::lookup`] then, if due, [`Client::finish`]: the verified token
@@ -371,7 +374,7 @@ impl Client {
     ) -> Result<Option<(Arc<Verified>, bool)>> {
         match self.lookup(token, allowed, allow_io)? {
             Lookup::Cached(verified) => Ok(Some((verified, true))),
-            Lookup::Check(checked) => Ok(Some((self.finish(token, checked)?, false))),
+            Lookup::Check(checked) => Ok(Some((self.finish(checked)?, false))),
             Lookup::FetchDue => Ok(None),
         }
     }
@@ -553,17 +556,27 @@ impl Client {
                 return Ok(Some(key));
             }
             bump(&self.counters.cooldown_rejections);
-            let len = self.keys().map_or(0, |k| k.len());
-            return Err(jws::key_not_found(kid, len));
+            return Err(self.kid_not_found(kid));
         }
         if !allow_io {
             return Ok(None);
         }
         self.refresh(generation, Reason::UnknownKid);
-        let keys = self.keys();
-        match keys.as_ref().and_then(|k| k.select(kid)) {
+        match self.keys().as_ref().and_then(|k| k.select(kid)) {
             Some(key) => Ok(Some(Arc::clone(key))),
-            None => Err(jws::key_not_found(kid, keys.map_or(0, |k| k.len()))),
+            None => Err(self.kid_not_found(kid)),
+        }
+    }
+
+    /// A kid the set does not hold: not found, or, while the last refetch
+    /// failed, unknown (the issuer could not be asked; PyJWT's client raises
+    /// its connection error too), so a new key during an outage is never
+    /// reported as a bad token.
+    fn kid_not_found(&self, kid: Option<&str>) -> Error {
+        let state = self.state.read();
+        match &state.last_error {
+            Some(error) => Error::Fetch(error.clone()),
+            None => jws::key_not_found(kid, state.keys.as_ref().map_or(0, |k| k.len())),
         }
     }
 

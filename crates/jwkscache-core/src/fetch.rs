@@ -23,6 +23,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 use crate::errors::{Error, Result};
+use crate::token_file::TokenFile;
 
 /// HTTP clients kept for reuse, per settings and process.
 static SHARED: Mutex<Vec<(FetchConfig, u32, Arc<Clients>)>> = Mutex::new(Vec::new());
@@ -56,6 +57,12 @@ pub struct FetchConfig {
     pub ca_file: Option<String>,
     /// Allow plain `http://` to hosts other than loopback.
     pub allow_insecure_http: bool,
+    /// Trust `ca_file` alone: not the system roots, not `SSL_CERT_FILE` (as
+    /// client-go trusts only the cluster CA in a pod).
+    pub ca_only: bool,
+    /// A file holding the bearer token to send (a pod's service-account
+    /// token), re-read as [`TokenFile`] says.
+    pub bearer_token_file: Option<String>,
 }
 
 impl Default for FetchConfig {
@@ -66,6 +73,8 @@ impl Default for FetchConfig {
             headers: Vec::new(),
             ca_file: None,
             allow_insecure_http: false,
+            ca_only: false,
+            bearer_token_file: None,
         }
     }
 }
@@ -101,6 +110,7 @@ pub struct Fetcher {
     clients: Arc<Clients>,
     config: FetchConfig,
     pid: u32,
+    token_file: Option<TokenFile>,
 }
 
 /// The clients for one set of settings: one for plain `http` (no trust
@@ -108,7 +118,9 @@ pub struct Fetcher {
 #[derive(Debug)]
 struct Clients {
     plain: Client,
-    tls: OnceLock<std::result::Result<Client, String>>,
+    /// Built by the first https request that succeeds in building it (a
+    /// failure, such as a CA file missing for a moment, is tried again).
+    tls: OnceLock<Client>,
     /// PEM files of extra CAs, read with the system roots.
     ca_files: Vec<String>,
     config: FetchConfig,
@@ -119,6 +131,11 @@ impl Fetcher {
     /// the same settings (loading trust roots costs milliseconds), and never
     /// shared across `fork()`.
     pub fn new(config: FetchConfig) -> Result<Self> {
+        let token_file = config
+            .bearer_token_file
+            .as_deref()
+            .map(|path| TokenFile::open(path, Instant::now()))
+            .transpose()?;
         let pid = std::process::id();
         let mut shared = SHARED.lock();
         // Clients built before a fork: dropping one would join a runtime
@@ -128,14 +145,14 @@ impl Fetcher {
         std::mem::forget(inherited);
         *shared = ours;
         if let Some((_, _, clients)) = shared.iter().find(|(c, _, _)| *c == config) {
-            return Ok(Self { clients: Arc::clone(clients), config, pid });
+            return Ok(Self { clients: Arc::clone(clients), config, pid, token_file });
         }
         let clients = Arc::new(Clients::new(&config)?);
         if shared.len() >= MAX_SHARED_CLIENTS {
             shared.remove(0);
         }
         shared.push((config.clone(), pid, Arc::clone(&clients)));
-        Ok(Self { clients, config, pid })
+        Ok(Self { clients, config, pid, token_file })
     }
 
     /// True when this client was built in another process (before a fork).
@@ -148,11 +165,49 @@ impl Fetcher {
         &self.config
     }
 
-    /// GETs `url`, conditionally when `validators` are given.
+    /// GETs `url`, conditionally when `validators` are given; with a bearer
+    /// token file, its token is sent, and after a 401 the file is read again
+    /// and the request made once more.
+    /// Both requests share one `timeout`.
     pub fn get(&self, url: &str, validators: Option<&Validators>) -> Result<Fetched> {
-        let url = check_url(url, self.config.allow_insecure_http)?;
         let deadline = Instant::now() + self.config.timeout;
-        let mut request = self.clients.for_url(&url)?.get(url.clone());
+        let Some(file) = &self.token_file else {
+            let fetched = self.get_with(url, validators, None, deadline)?;
+            return Ok(fetched.expect("only a bearer request answers None"));
+        };
+        let token = file.current(Instant::now())?;
+        if let Some(fetched) = self.get_with(url, validators, Some(&token), deadline)? {
+            return Ok(fetched);
+        }
+        let token = file.reload(Instant::now())?;
+        self.get_with(url, validators, Some(&token), deadline)?.ok_or_else(|| {
+            Error::Fetch(format!(
+                "Fail to fetch data from the url, err: \"{url} answered 401 Unauthorized to the bearer token of {:?}, read again after a first 401\"",
+                file.path()
+            ))
+        })
+    }
+
+    /// One GET; `Ok(None)` when a request with a bearer token was answered 401.
+    fn get_with(
+        &self,
+        url: &str,
+        validators: Option<&Validators>,
+        bearer: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Option<Fetched>> {
+        let url = check_url(url, self.config.allow_insecure_http)?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: timed out\"")));
+        }
+        let mut request = self.clients.for_url(&url)?.get(url.clone()).timeout(remaining);
+        if let Some(token) = bearer {
+            let mut value = HeaderValue::try_from(format!("Bearer {token}"))
+                .map_err(|e| Error::Config(format!("invalid bearer token: {e}")))?;
+            value.set_sensitive(true);
+            request = request.header(header::AUTHORIZATION, value);
+        }
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {
                 request = request.header(header::IF_NONE_MATCH, etag);
@@ -165,7 +220,10 @@ impl Fetcher {
         let status = response.status();
         let cache = cache_headers(response.headers());
         if status == StatusCode::NOT_MODIFIED && validators.is_some() {
-            return Ok(Fetched::NotModified { cache });
+            return Ok(Some(Fetched::NotModified { cache }));
+        }
+        if status == StatusCode::UNAUTHORIZED && bearer.is_some() {
+            return Ok(None);
         }
         if status.is_redirection() {
             let to = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("?");
@@ -181,7 +239,7 @@ impl Fetcher {
             last_modified: header_str(response.headers(), &header::LAST_MODIFIED),
         };
         let body = read_bounded(response, self.config.max_body_bytes, deadline, &url)?;
-        Ok(Fetched::Body { body, cache, validators })
+        Ok(Some(Fetched::Body { body, cache, validators }))
     }
 
     /// OIDC discovery: the `jwks_uri` of `issuer`, whose document must name
@@ -193,6 +251,9 @@ impl Fetcher {
         };
         let document: Value = serde_json::from_slice(&body)
             .map_err(|e| Error::Fetch(format!("OIDC discovery document at {url} is not JSON: {e}")))?;
+        // A second `jwks_uri` or `issuer` appended would be the one read.
+        crate::pick::refuse_duplicate_members(&body)
+            .map_err(|e| Error::Fetch(format!("OIDC discovery document at {url} is refused: {e}")))?;
         let named = document.get("issuer").and_then(Value::as_str).unwrap_or("");
         if named != issuer {
             return Err(Error::Fetch(format!(
@@ -211,25 +272,37 @@ impl Clients {
     /// The extra CA files are opened now, so a bad path fails here.
     fn new(config: &FetchConfig) -> Result<Self> {
         install_crypto_provider();
-        let ca_files: Vec<String> =
-            [config.ca_file.clone(), std::env::var("SSL_CERT_FILE").ok()].into_iter().flatten().collect();
+        let from_env = if config.ca_only { None } else { std::env::var("SSL_CERT_FILE").ok() };
+        let ca_files: Vec<String> = [config.ca_file.clone(), from_env].into_iter().flatten().collect();
         for path in &ca_files {
-            std::fs::File::open(path)
-                .map_err(|e| Error::Config(format!("cannot read CA file {path:?}: {e}")))?;
+            match std::fs::File::open(path).and_then(|file| file.metadata()) {
+                Ok(metadata) if metadata.is_file() => {}
+                Ok(_) => return Err(Error::Config(format!("cannot read CA file {path:?}: not a file"))),
+                Err(e) => return Err(Error::Config(format!("cannot read CA file {path:?}: {e}"))),
+            }
         }
         // No root at all: this client never completes a TLS handshake.
         let plain = Self::builder(config)?.tls_certs_only([]).build().map_err(|e| build_error(&e))?;
         Ok(Self { plain, tls: OnceLock::new(), ca_files, config: config.clone() })
     }
 
-    /// The https client: the system roots plus the CA files.
+    /// The https client: the system roots plus the CA files (the CA file
+    /// alone with `ca_only`).
     fn build_tls(&self) -> std::result::Result<Client, String> {
         let mut builder = Self::builder(&self.config).map_err(|e| e.to_string())?;
+        let mut only = Vec::new();
         for path in &self.ca_files {
             let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {path:?}: {e}"))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .map_err(|e| format!("CA file {path:?} holds no usable PEM certificate: {e}"))?;
-            builder = builder.tls_certs_merge(certs);
+            if self.config.ca_only {
+                only.extend(certs);
+            } else {
+                builder = builder.tls_certs_merge(certs);
+            }
+        }
+        if self.config.ca_only {
+            builder = builder.tls_certs_only(only);
         }
         builder.build().map_err(|e| build_error(&e).to_string())
     }
@@ -239,10 +312,15 @@ impl Clients {
         if url.scheme() != "https" {
             return Ok(&self.plain);
         }
-        self.tls
-            .get_or_init(|| self.build_tls())
-            .as_ref()
-            .map_err(|e| Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: {e}\"")))
+        if let Some(client) = self.tls.get() {
+            return Ok(client);
+        }
+        // Not kept on failure: a CA file missing for a moment must not fail
+        // every later fetch of every cache with these settings.
+        let client = self
+            .build_tls()
+            .map_err(|e| Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: {e}\"")))?;
+        Ok(self.tls.get_or_init(|| client))
     }
 
     /// A client builder with the settings common to both clients.

@@ -104,9 +104,16 @@ impl Handoff {
         let (waits, works) = unpack(update(previous.unwrap_or_else(|p| p)).expect("always Some"));
         if waits <= works {
             // Worth it: releasing goes on, and after a run of such releases
-            // a later hold starts short again.
-            if self.hold_until.load(Ordering::Relaxed) != 0 {
-                self.hold_until.store(0, Ordering::Relaxed);
+            // a later hold starts short again. A hold still running stays:
+            // this may be another thread's release that began before it
+            // (only a probe, after the hold, may end it), and a hold stored
+            // meanwhile by another thread is never wiped.
+            let hold_until = self.hold_until.load(Ordering::Relaxed);
+            if hold_until != 0 {
+                if now < hold_until {
+                    return;
+                }
+                let _ = self.hold_until.compare_exchange(hold_until, 0, Ordering::Relaxed, Ordering::Relaxed);
             }
             if self.good_run.fetch_add(1, Ordering::Relaxed) + 1 == GOOD_RUN_RESETS_HOLD {
                 self.next_hold.store(FIRST_HOLD_NS, Ordering::Relaxed);
@@ -245,6 +252,22 @@ mod tests {
         assert_eq!(until - now, FIRST_HOLD_NS);
         now = until;
         assert_eq!(run(&policy, &mut now, (0..100).map(|_| 3 * US)), 100);
+    }
+
+    #[test]
+    fn a_quick_sample_in_flight_does_not_end_a_hold() {
+        // Two decoders next to a busy thread: one's costly wait starts a
+        // hold while the other's release, begun before it, comes back quick.
+        let policy = Handoff::new();
+        policy.record(WORK, 5 * MS, 10 * MS);
+        assert!(policy.holding(10 * MS));
+        policy.record(WORK, 2 * US, 10 * MS + 1);
+        assert!(policy.holding(10 * MS + 2), "the in-flight sample ended the hold");
+        // After the hold, a quick probe resumes releasing.
+        let after = 10 * MS + FIRST_HOLD_NS;
+        assert!(policy.should_release(after));
+        policy.record(WORK, 2 * US, after + WORK);
+        assert!(!policy.holding(after + WORK));
     }
 
     #[test]

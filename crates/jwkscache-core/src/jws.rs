@@ -58,40 +58,48 @@ impl Header {
         }
     }
 
-    /// Refuses an unencoded payload (RFC 7797 `"b64": false`), in PyJWT's
-    /// order, classes and words: a JWT's payload is always base64url, and
+    /// True when the header says the payload is not base64url-encoded
+    /// (RFC 7797 `"b64": false`).
+    fn unencoded(&self) -> bool {
+        self.b64 == Some(Value::Bool(false))
+    }
+
+    /// PyJWT's header checks, in its order, classes and words: `kid` a
+    /// string; `crit` a non-empty list of strings naming only `b64` (the
+    /// one extension PyJWT knows), present in the header; then an
+    /// unencoded payload refused. A JWT's payload is always base64url:
     /// reading an unencoded one as base64url would verify other bytes than
-    /// its signer signed. `payload_segment` is the token's, still encoded.
-    fn refuse_unencoded(&self, payload_segment: &[u8]) -> Result<()> {
-        if self.b64 != Some(Value::Bool(false)) {
+    /// its signer signed, and a detached payload has no place in a JWT.
+    fn check(&self) -> Result<()> {
+        self.kid()?;
+        if let Some(crit) = &self.crit {
+            let invalid = |why: &str| Error::InvalidToken(format!("Invalid 'crit' header: {why}"));
+            let list = crit
+                .as_array()
+                .filter(|list| !list.is_empty())
+                .ok_or_else(|| invalid("must be a non-empty list"))?;
+            for extension in list {
+                let extension = extension.as_str().ok_or_else(|| invalid("values must be strings"))?;
+                if extension != "b64" {
+                    return Err(Error::InvalidToken(format!("Unsupported critical extension: {extension}")));
+                }
+                if self.b64.is_none() {
+                    return Err(Error::InvalidToken(format!(
+                        "Critical extension '{extension}' is missing from headers"
+                    )));
+                }
+            }
+        }
+        if !self.unencoded() {
             return Ok(());
         }
-        if !payload_segment.is_empty() {
-            return Err(Error::decode("Payload segment must be empty when 'b64' is false."));
-        }
-        let listed = self
-            .crit
-            .as_ref()
-            .and_then(Value::as_array)
-            .is_some_and(|crit| crit.contains(&Value::from("b64")));
-        Err(if listed {
+        Err(if self.crit.is_some() {
+            // Only `b64` can be listed by now.
             Error::decode(
                 "It is required that you pass in a value for the \"detached_payload\" argument to decode a message having the b64 header set to false.",
             )
         } else {
             Error::InvalidToken("The 'b64' header parameter requires 'b64' to be listed in 'crit'.".into())
-        })
-    }
-
-    /// Refuses any `crit`: this verifier implements no extension.
-    fn refuse_crit(&self) -> Result<()> {
-        let Some(crit) = &self.crit else { return Ok(()) };
-        Err(match crit.as_array().and_then(|list| list.first()) {
-            Some(first) => Error::InvalidToken(format!(
-                "Unsupported critical extension: {}",
-                first.as_str().unwrap_or("?")
-            )),
-            None => Error::InvalidToken("Invalid 'crit' header: must be a non-empty list".into()),
         })
     }
 }
@@ -120,7 +128,9 @@ impl<'a> Token<'a> {
         // PyJWT's order: the header decoded and parsed, then the payload and
         // signature decoded.
         let header = Header::parse(b64("header", header)?, Strictness::Full)?;
-        header.refuse_unencoded(payload)?;
+        // PyJWT's order: an unencoded payload's segment is checked before
+        // anything is decoded (it must be empty: a detached payload).
+        refuse_unencoded_segment(&header, payload)?;
         let payload = b64("payload", payload)?;
         let signature = b64("crypto", signature)?;
         Ok(Self { signing_input, header, payload, signature })
@@ -142,6 +152,8 @@ impl<'a> Token<'a> {
     /// or `HS*`: [`allow_list`] leaves them out); any `crit` is refused, as this
     /// verifier implements no extension.
     pub fn algorithm(&self, allowed: &[Alg]) -> Result<Alg> {
+        // PyJWT's order: the header's own checks come before the alg's.
+        self.header.check()?;
         let alg = match &self.header.alg {
             None => return Err(Error::InvalidAlgorithm("Algorithm not specified".into())),
             Some(Value::String(name)) => Alg::from_name(name).filter(|alg| allowed.contains(alg)),
@@ -150,7 +162,6 @@ impl<'a> Token<'a> {
         let Some(alg) = alg else {
             return Err(Error::InvalidAlgorithm("The specified alg value is not allowed".into()));
         };
-        self.header.refuse_crit()?;
         Ok(alg)
     }
 
@@ -257,6 +268,15 @@ impl Checked<'_> {
     }
 }
 
+/// Refuses a non-empty payload segment under `"b64": false` (PyJWT's first
+/// check of such a token: the segment is then never decoded).
+fn refuse_unencoded_segment(header: &Header, payload_segment: &[u8]) -> Result<()> {
+    if header.unencoded() && !payload_segment.is_empty() {
+        return Err(Error::decode("Payload segment must be empty when 'b64' is false."));
+    }
+    Ok(())
+}
+
 /// Refuses a key whose own `alg` is not the token's.
 fn key_agrees(key: &Jwk, alg: Alg) -> Result<()> {
     match key.alg {
@@ -334,10 +354,10 @@ pub fn checked_kid(token: &[u8], max_len: usize) -> Result<Option<String>> {
     // Skimmed, as PyJWT's json.loads would take it: the drop-in must not
     // refuse a token PyJWT's own jwt.decode then accepts.
     let header = Header::parse(b64("header", header)?, Strictness::Skim)?;
-    header.refuse_unencoded(payload)?;
+    refuse_unencoded_segment(&header, payload)?;
     let payload = b64("payload", payload)?;
     b64("crypto", signature)?;
-    header.refuse_crit()?;
+    header.check()?;
     check_claims_syntax(&payload)?;
     Ok(header.kid()?.map(str::to_owned))
 }
@@ -547,7 +567,11 @@ mod tests {
         let ok = with(r#"{"alg":"RS256","kid":"k"}"#, b"{}");
         assert_eq!(checked_kid(ok.as_bytes(), DEFAULT_MAX_TOKEN_BYTES), Ok(Some("k".into())));
         for (bad, needle) in [
-            (with(r#"{"alg":"RS256","crit":["b64"]}"#, b"{}"), "Unsupported critical extension: b64"),
+            (with(r#"{"alg":"RS256","crit":["b64"]}"#, b"{}"), "Critical extension 'b64' is missing"),
+            (
+                with(r#"{"alg":"RS256","crit":["b64","x"],"b64":true}"#, b"{}"),
+                "Unsupported critical extension: x",
+            ),
             (with(r#"{"kid":7}"#, b"{}"), "must be a string"),
             (with(r#"["kid"]"#, b"{}"), "must be a json object"),
             (with("{}", b"[1]"), "must be a json object"),

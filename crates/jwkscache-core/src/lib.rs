@@ -13,11 +13,13 @@ pub mod errors;
 pub mod fetch;
 pub mod fork;
 pub mod handoff;
+pub mod in_cluster;
 pub mod jwk;
 pub mod jws;
 pub mod panics;
 pub mod pick;
 pub mod token_cache;
+pub mod token_file;
 pub mod verify;
 
 pub use errors::{Error, Result};

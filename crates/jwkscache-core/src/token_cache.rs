@@ -16,7 +16,6 @@
 //! them is a hit from its third presentation on.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
@@ -35,7 +34,7 @@ pub struct TokenCache {
 }
 
 struct Entries {
-    lru: LruCache<Key, Entry, Fingerprinted>,
+    lru: LruCache<Key, Entry>,
     doorkeeper: Doorkeeper,
 }
 
@@ -56,10 +55,8 @@ impl std::fmt::Debug for TokenCache {
 impl TokenCache {
     /// A cache of at most `capacity` tokens; 0 turns it off.
     pub fn new(capacity: usize) -> Self {
-        let entries = NonZeroUsize::new(capacity).map(|c| Entries {
-            lru: LruCache::with_hasher(c, Fingerprinted::default()),
-            doorkeeper: Doorkeeper::new(c.get()),
-        });
+        let entries = NonZeroUsize::new(capacity)
+            .map(|c| Entries { lru: LruCache::new(c), doorkeeper: Doorkeeper::new(c.get()) });
         Self { entries: entries.map(Mutex::new) }
     }
 
@@ -151,14 +148,17 @@ impl TokenCache {
 /// ones. A fingerprint collision (64 bits of a signature) can only admit a
 /// token early, which is harmless: entries compare the whole token.
 struct Doorkeeper {
-    current: HashSet<u64, Fingerprinted>,
-    previous: HashSet<u64, Fingerprinted>,
+    current: HashSet<u64>,
+    previous: HashSet<u64>,
     generation: usize,
 }
 
 impl Doorkeeper {
     fn new(capacity: usize) -> Self {
-        let set = || HashSet::with_capacity_and_hasher(capacity, Fingerprinted::default());
+        // Keyed hashing (SipHash, a per-process random key): on issuers that
+        // sign tokens for anyone, an attacker picks which valid tokens to
+        // present, and must not be able to aim them at one bucket.
+        let set = || HashSet::with_capacity(capacity);
         Self { current: set(), previous: set(), generation: capacity }
     }
 
@@ -178,42 +178,13 @@ impl Doorkeeper {
     }
 }
 
-/// A token's key folded to 64 bits; signature bytes are already uniform,
-/// so the fold is its own hash.
+/// A token's key folded to 64 bits (then hashed, keyed, by the set).
 fn fingerprint(key: &Key) -> u64 {
     let (low, high) = key.split_at(8);
     let low = u64::from_le_bytes(low.try_into().expect("8 bytes"));
     let high = u64::from_le_bytes(high.try_into().expect("8 bytes"));
     low ^ high.rotate_left(29)
 }
-
-/// Hashes signature bytes (uniform already: a fold and one multiply to
-/// spread them over every bit) and fingerprints (kept as they are, then
-/// spread the same way). Not a keyed hash, and it need not be: entries are
-/// inserted only for tokens whose signature verified, which an attacker
-/// cannot choose, so no one can fill a bucket; a lookup costs one probe.
-#[derive(Default)]
-struct FingerprintHasher(u64);
-
-impl Hasher for FingerprintHasher {
-    fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
-type Fingerprinted = BuildHasherDefault<FingerprintHasher>;
 
 fn key(token: &[u8]) -> Key {
     let signature = &token[memchr::memrchr(b'.', token).map_or(0, |dot| dot + 1)..];

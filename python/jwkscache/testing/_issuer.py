@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import os
+import pathlib
+import shutil
 import threading
 import time
 from collections.abc import Mapping
@@ -32,6 +35,7 @@ from ._tokens import (
     Audience,
     TimeValue,
     kubernetes_audience,
+    legacy_service_account_claims,
     service_account_claims,
     sign,
     standard_claims,
@@ -455,6 +459,8 @@ class LocalIssuer:
         audience: Audience | None = None,
         pod: str | None = None,
         node: str | None = None,
+        secret: str | None = None,
+        warn_after: TimeValue | None = None,
         expires_in: float | datetime.timedelta = 3600,
         kid: str | None = None,
         claims: Mapping[str, Any] | None = None,
@@ -462,8 +468,8 @@ class LocalIssuer:
         """Sign a Kubernetes bound service-account token (a projected token's shape).
 
         ``sub`` is ``system:serviceaccount:NAMESPACE:NAME``; the ``kubernetes.io`` claim holds
-        the namespace, the service account and the optional pod and node, each with a uid;
-        the header has no ``typ``, as the API server's.
+        the namespace, the service account and the optional pod, node and secret, each with
+        a uid, and ``warnafter`` if given; the header has no ``typ``, as the API server's.
 
         Args:
             namespace: The service account's namespace.
@@ -472,6 +478,9 @@ class LocalIssuer:
                 a single audience is serialized as a string, as go-jose does.
             pod: The pod the token is bound to.
             node: The node the pod runs on.
+            secret: The secret the token is bound to (then give no pod, as Kubernetes).
+            warn_after: ``kubernetes.io.warnafter``: when an admission-extended token's real
+                lifetime ends (a datetime or seconds since the epoch).
             expires_in: Lifetime in seconds (Kubernetes' default is an hour).
             kid: Sign with this key instead of the current one.
             claims: More claims.
@@ -479,7 +488,9 @@ class LocalIssuer:
         Returns:
             The compact JWT.
         """
-        private = service_account_claims(namespace, name, pod=pod, node=node)
+        private = service_account_claims(
+            namespace, name, pod=pod, node=node, secret=secret, warn_after=warn_after
+        )
         private.update(claims or {})
         return self.mint(
             private,
@@ -487,6 +498,40 @@ class LocalIssuer:
             expires_in=expires_in,
             audience=kubernetes_audience(audience if audience is not None else self.issuer),
             subject=f"system:serviceaccount:{namespace}:{name}",
+            headers={"typ": None},
+        )
+
+    def mint_legacy_service_account(
+        self,
+        namespace: str = "default",
+        name: str = "default",
+        *,
+        secret: str | None = None,
+        kid: str | None = None,
+    ) -> str:
+        """Sign a legacy secret-based service-account token (before bound tokens).
+
+        Its claims are flat (``kubernetes.io/serviceaccount/namespace``,
+        ``.../service-account.name``, ``.../service-account.uid``, ``.../secret.name``),
+        ``iss`` is ``kubernetes/serviceaccount`` whatever this issuer's URL, and it has no
+        ``exp``, ``iat``, ``aud`` or ``jti``: it is valid until its secret is deleted.
+
+        Args:
+            namespace: The service account's namespace.
+            name: The service account's name.
+            secret: The secret's name (default: ``NAME-token-xxxxx``, as Kubernetes names it).
+            kid: Sign with this key instead of the current one.
+
+        Returns:
+            The compact JWT.
+        """
+        claims = legacy_service_account_claims(namespace, name, secret or f"{name}-token-x7k2p")
+        unset: dict[str, Any] = {"iat": None, "nbf": None, "jti": None}
+        return self.mint(
+            {**claims, **unset},
+            kid=kid,
+            expires_in=None,
+            issuer=claims["iss"],
             headers={"typ": None},
         )
 
@@ -538,6 +583,32 @@ class LocalIssuer:
             self._bearer = token
 
     # -- faults --------------------------------------------------------------------------
+
+    def write_pod_files(
+        self, directory: str | os.PathLike[str], namespace: str = "default", name: str = "default"
+    ) -> str:
+        """Write what the kubelet mounts in a pod, and accept its token as bearer.
+
+        Into ``directory`` (a stand-in for ``/var/run/secrets/kubernetes.io/serviceaccount``):
+        ``token`` (a new service-account token for ``NAMESPACE:NAME``, audience this
+        issuer), ``ca.crt`` (this server's CA, with ``tls=True``) and ``namespace``. From now
+        on this server answers 401 to any other bearer token, as an API server does. Call it
+        again to imitate the kubelet rotating the token.
+
+        Returns:
+            The new token.
+        """
+        token = self.mint_service_account(namespace, name)
+        folder = pathlib.Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "namespace").write_text(namespace)
+        if self._tls is not None:
+            shutil.copyfile(self._tls.ca_file, folder / "ca.crt")
+        # As the kubelet: the new file replaces the old one in a single rename.
+        (folder / "token.new").write_text(token)
+        os.replace(folder / "token.new", folder / "token")
+        self.set_bearer_token(token)
+        return token
 
     def _schedule(self, fault: Fault) -> None:
         with self._lock:

@@ -61,7 +61,13 @@ def _uid(*parts: str) -> str:
 
 
 def service_account_claims(
-    namespace: str, name: str, *, pod: str | None, node: str | None
+    namespace: str,
+    name: str,
+    *,
+    pod: str | None,
+    node: str | None,
+    secret: str | None = None,
+    warn_after: TimeValue | None = None,
 ) -> dict[str, Any]:
     """The private ``kubernetes.io`` claim of a bound service-account token."""
     private: dict[str, Any] = {
@@ -72,7 +78,29 @@ def service_account_claims(
         private["pod"] = {"name": pod, "uid": _uid(namespace, "pod", pod)}
     if node is not None:
         private["node"] = {"name": node, "uid": _uid("node", node)}
+    if secret is not None:
+        private["secret"] = {"name": secret, "uid": _uid(namespace, "secret", secret)}
+    if warn_after is not None:
+        private["warnafter"] = epoch(warn_after)
     return {"kubernetes.io": private}
+
+
+#: The ``iss`` of a legacy secret-based service-account token.
+LEGACY_SERVICE_ACCOUNT_ISSUER = "kubernetes/serviceaccount"
+
+
+def legacy_service_account_claims(namespace: str, name: str, secret: str) -> dict[str, Any]:
+    """The claims of a legacy secret-based token (pkg/serviceaccount/legacy.go): flat, no
+    ``exp``, ``iss`` ``kubernetes/serviceaccount``."""
+    prefix = "kubernetes.io/serviceaccount/"
+    return {
+        "iss": LEGACY_SERVICE_ACCOUNT_ISSUER,
+        "sub": f"system:serviceaccount:{namespace}:{name}",
+        prefix + "namespace": namespace,
+        prefix + "secret.name": secret,
+        prefix + "service-account.name": name,
+        prefix + "service-account.uid": _uid(namespace, "serviceaccount", name),
+    }
 
 
 def kubernetes_audience(audience: Audience) -> str | list[str]:
