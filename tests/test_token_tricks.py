@@ -260,12 +260,16 @@ def test_duplicate_members_read_the_last_one_as_pyjwt_does(
 
 # -- NumericDate ---------------------------------------------------------------------------
 
-NOW = int(time.time())
+NOW = int(time.time())  # at import: dates in the future are a day ahead, not seconds
 ACCEPTED, EXPIRED, IMMATURE = None, jwt.ExpiredSignatureError, jwt.ImmatureSignatureError
 NOT_A_NUMBER = {"exp": jwt.DecodeError, "nbf": jwt.DecodeError, "iat": jwt.InvalidIssuedAtError}
 DATES: list[tuple[str, str, dict[str, Any]]] = [
     # name, JSON literal, expected per claim (None: accepted); NOT_A_NUMBER: the claim's class
-    ("float in the future", f"{NOW + 100}.5", {"exp": ACCEPTED, "nbf": IMMATURE, "iat": IMMATURE}),
+    (
+        "float in the future",
+        f"{NOW + 86400}.5",
+        {"exp": ACCEPTED, "nbf": IMMATURE, "iat": IMMATURE},
+    ),
     ("float in the past", f"{NOW - 1}.5", {"exp": EXPIRED, "nbf": ACCEPTED, "iat": ACCEPTED}),
     ("huge integer", "1" + "0" * 30, {"exp": ACCEPTED, "nbf": IMMATURE, "iat": IMMATURE}),
     ("huge float", "1e300", {"exp": ACCEPTED, "nbf": IMMATURE, "iat": IMMATURE}),
@@ -274,7 +278,7 @@ DATES: list[tuple[str, str, dict[str, Any]]] = [
     ("-2**63-1", str(-(2**63) - 1), {"exp": EXPIRED, "nbf": ACCEPTED, "iat": ACCEPTED}),
     ("zero", "0", {"exp": EXPIRED, "nbf": ACCEPTED, "iat": ACCEPTED}),
     ("minus zero", "-0.0", {"exp": EXPIRED, "nbf": ACCEPTED, "iat": ACCEPTED}),
-    ("exponent", f"{NOW + 100}e0", {"exp": ACCEPTED, "nbf": IMMATURE, "iat": IMMATURE}),
+    ("exponent", f"{NOW + 86400}e0", {"exp": ACCEPTED, "nbf": IMMATURE, "iat": IMMATURE}),
     ("numeric string", f'"{NOW + 100}"', NOT_A_NUMBER),  # PyJWT: int("...")
     ("true", "true", NOT_A_NUMBER),  # PyJWT: int(True) == 1
     ("false", "false", NOT_A_NUMBER),

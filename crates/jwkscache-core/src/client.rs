@@ -637,9 +637,14 @@ impl Client {
     /// Bookkeeping for an answer from an expired set; warns once per outage.
     fn served_stale(&self) {
         bump(&self.counters.stale_served);
-        let mut state = self.state.write();
         // A refetch in flight for a healthy issuer is not worth a warning.
-        if state.freshness.failures > 0 && !state.serving_stale {
+        // Read first: every decode of an outage passes here.
+        let flips = |state: &State| state.freshness.failures > 0 && !state.serving_stale;
+        if !flips(&self.state.read()) {
+            return;
+        }
+        let mut state = self.state.write();
+        if flips(&state) {
             state.serving_stale = true;
             drop(state);
             self.log(
