@@ -165,6 +165,21 @@ impl Remote {
         }
     }
 
+    /// The single-flight lock, waited for by polling, never by parking: a
+    /// thread parked on a parking_lot lock when the process forks stays in
+    /// the lock's queue in the child, where it does not exist, and the
+    /// child's unlock may hand the lock to it (eventual fairness), so the
+    /// child's next refresh would wait forever. Waits last as long as a
+    /// fetch; a millisecond more is nothing next to one.
+    fn join_flight(&self) -> parking_lot::MutexGuard<'_, ()> {
+        loop {
+            if let Some(flight) = self.refresh_lock.try_lock() {
+                return flight;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// In a child after `fork()`, no refresh thread of ours runs.
     fn check_fork(&self) {
         let pid = u64::from(std::process::id());
@@ -550,7 +565,7 @@ impl Client {
                 if !allow_io {
                     return Ok(None);
                 }
-                drop(remote.refresh_lock.lock());
+                drop(remote.join_flight());
             }
             if let Some(key) = self.keys().as_ref().and_then(|k| k.select(kid).cloned()) {
                 return Ok(Some(key));
@@ -685,7 +700,7 @@ impl Client {
     /// the others wait for it and use its result.
     fn refresh(&self, generation: u64, reason: Reason) {
         let Some(remote) = &self.remote else { return };
-        let _flight = remote.refresh_lock.lock();
+        let _flight = remote.join_flight();
         if self.state.read().generation != generation {
             return; // someone else fetched while we waited
         }
