@@ -10,6 +10,7 @@ mod py_functions;
 mod py_gil;
 mod py_json;
 mod py_signing_key;
+mod py_store;
 mod py_template;
 
 use pyo3::prelude::*;

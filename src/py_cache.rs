@@ -20,6 +20,7 @@ use crate::py_errors::IntoPyResult;
 use crate::py_gil::GilPolicy;
 use crate::py_json::{claims_to_py, json_to_dict};
 use crate::py_signing_key::SigningKey;
+use crate::py_store::{shared_config, shared_stats};
 
 /// The algorithms `in_cluster` allows by default: what kube-apiserver signs with.
 const IN_CLUSTER_ALGORITHMS: [&str; 4] = ["RS256", "ES256", "ES384", "ES512"];
@@ -46,7 +47,8 @@ impl PyJwksCache {
     #[pyo3(signature = (jwks_uri, /, *, issuer = None, audience = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
-        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None))]
+        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None,
+        shared = None, shared_wait = 2.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         jwks_uri: String,
@@ -67,12 +69,15 @@ impl PyJwksCache {
         allow_insecure_http: bool,
         token_cache_size: usize,
         release_gil: Option<bool>,
+        shared: Option<&Bound<'_, PyAny>>,
+        shared_wait: f64,
     ) -> PyResult<Self> {
         let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
-        let client =
-            Client::remote(Source::JwksUri(jwks_uri.clone()), fetch, policy, config, system_clock()).py()?;
+        let shared = shared_config(shared, shared_wait)?;
+        let source = Source::JwksUri(jwks_uri.clone());
+        let client = Client::remote_shared(source, fetch, policy, config, system_clock(), shared).py()?;
         Ok(Self {
             client,
             issuer,
@@ -89,7 +94,8 @@ impl PyJwksCache {
     #[pyo3(signature = (issuer, /, *, jwks_uri = None, audience = None, headers = None, timeout = 5.0, ca_file = None,
         lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0, max_stale = 3600.0,
         refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
-        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None))]
+        max_body_bytes = 524_288, allow_insecure_http = false, token_cache_size = 1024, release_gil = None,
+        shared = None, shared_wait = 2.0))]
     #[allow(clippy::too_many_arguments)]
     fn from_issuer(
         _cls: &Bound<'_, PyType>,
@@ -111,12 +117,15 @@ impl PyJwksCache {
         allow_insecure_http: bool,
         token_cache_size: usize,
         release_gil: Option<bool>,
+        shared: Option<&Bound<'_, PyAny>>,
+        shared_wait: f64,
     ) -> PyResult<Self> {
         let config = config(algorithms, max_token_bytes, token_cache_size)?;
         let fetch = fetch_config(headers, timeout, ca_file, max_body_bytes, allow_insecure_http)?;
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
         let source = Source::Issuer { issuer: issuer.clone(), jwks_uri };
-        let client = Client::remote(source, fetch, policy, config, system_clock()).py()?;
+        let shared = shared_config(shared, shared_wait)?;
+        let client = Client::remote_shared(source, fetch, policy, config, system_clock(), shared).py()?;
         Ok(Self {
             client,
             origin: issuer.clone(),
@@ -163,7 +172,7 @@ impl PyJwksCache {
     #[pyo3(signature = (*, issuer = None, audience = None, api_server = None, token_file = None, ca_file = None,
         timeout = 5.0, lifespan = 300.0, min_ttl = 60.0, max_ttl = 3600.0, refresh_cooldown = 30.0,
         max_stale = 3600.0, refresh_ahead = true, algorithms = None, max_token_bytes = 16384,
-        max_body_bytes = 524_288, token_cache_size = 1024, release_gil = None))]
+        max_body_bytes = 524_288, token_cache_size = 1024, release_gil = None, shared = None, shared_wait = 2.0))]
     #[allow(clippy::too_many_arguments)]
     fn in_cluster(
         _cls: &Bound<'_, PyType>,
@@ -185,7 +194,10 @@ impl PyJwksCache {
         max_body_bytes: usize,
         token_cache_size: usize,
         release_gil: Option<bool>,
+        shared: Option<&Bound<'_, PyAny>>,
+        shared_wait: f64,
     ) -> PyResult<Self> {
+        let shared = shared_config(shared, shared_wait)?;
         let path = |p: Option<PathBuf>| p.map(|p| p.to_string_lossy().into_owned());
         let (token_file, ca_file) = (path(token_file), path(ca_file));
         let cluster = InCluster::locate(api_server, token_file.as_deref(), ca_file.as_deref(), |name| {
@@ -204,9 +216,8 @@ impl PyJwksCache {
             }
         };
         let policy = Policy { lifespan, min_ttl, max_ttl, refresh_cooldown, max_stale, refresh_ahead };
-        let client =
-            Client::remote(Source::JwksUri(cluster.jwks_uri()), fetch, policy, config, system_clock())
-                .py()?;
+        let source = Source::JwksUri(cluster.jwks_uri());
+        let client = Client::remote_shared(source, fetch, policy, config, system_clock(), shared).py()?;
         Ok(Self {
             client,
             origin: format!("in-cluster {}", cluster.api_server),
@@ -337,6 +348,10 @@ impl PyJwksCache {
         d.set_item("last_error", s.last_error)?;
         d.set_item("kids", s.kids)?;
         d.set_item("jwks_uri", s.jwks_uri)?;
+        match &s.shared {
+            Some(shared) => d.set_item("shared", shared_stats(py, shared)?)?,
+            None => d.set_item("shared", py.None())?,
+        }
         Ok(d)
     }
 

@@ -89,3 +89,22 @@ def jwks(signer: Signer) -> dict[str, Any]:
 def mint(signer: Signer) -> Callable[..., str]:
     """Mints a token with `signer`."""
     return signer.mint
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Any:
+    """One real redis-server on 127.0.0.1 for the session (tests/_redis.py), stopped at the end."""
+    from _redis import RedisServer
+
+    server = RedisServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_clean(redis_server: Any) -> Any:
+    """The session's redis-server, running and empty."""
+    if redis_server.process is None:
+        redis_server.start()
+    redis_server.client().flushall()
+    return redis_server

@@ -1,8 +1,8 @@
 """The README's own examples ("Verify tokens") run, in order, as a reader would paste them.
 
-The "Web frameworks", "Identity sources", "Testing your service" and "Migrating from PyJWT"
-sections have their own tests (test_frameworks_docs.py, test_identity_docs.py,
-test_testing_docs.py, test_migrating_docs.py).
+The "Web frameworks", "Identity sources", "Sharing one cache across a fleet", "Testing your
+service" and "Migrating from PyJWT" sections have their own tests (test_frameworks_docs.py,
+test_identity_docs.py, test_shared_docs.py, test_testing_docs.py, test_migrating_docs.py).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def test_every_python_block_is_run_by_some_test() -> None:
             "Verify tokens",
             "Web frameworks",
             "Identity sources",
+            "Sharing one cache across a fleet",
             "Testing your service",
             "Migrating from PyJWT",
         )

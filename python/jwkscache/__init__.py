@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from jwkscache import bearer, exceptions, kubernetes  # bearer: RFC 6750, no web framework
+from jwkscache import bearer, exceptions, kubernetes, shared  # bearer: RFC 6750, no web framework
 from jwkscache._core import JWKSCache, SigningKey, __version__, _after_fork, _prepare_fork
 from jwkscache.issuers import Issuers
 from jwkscache.jwks_client import PyJWKClient
@@ -21,6 +21,7 @@ __all__ = [
     "bearer",
     "exceptions",
     "kubernetes",
+    "shared",
 ]
 
 # gunicorn/uwsgi preload: a child must not inherit a lock held by a thread of

@@ -9,6 +9,8 @@ from typing import Any, final
 import jwt
 from typing_extensions import Self
 
+from jwkscache.shared import SharedStore
+
 __version__: str
 
 _Options = Mapping[str, Any]
@@ -63,11 +65,18 @@ class JWKSCache:
         allow_insecure_http: bool = False,
         token_cache_size: int = 1024,
         release_gil: bool | None = None,
+        shared: SharedStore | None = None,
+        shared_wait: float = 2.0,
     ) -> Self:
         """A cache over the JWKS at ``jwks_uri`` (nothing is fetched until first use).
 
+        ``shared`` is a store the fleet shares (``jwkscache.shared``): asked only when a
+        refresh is due; ``shared_wait`` bounds how long a process without keys waits for
+        another's fetch before fetching itself.
+
         Raises:
             ValueError: a bad URL (plain http to a non-loopback host), option or CA file.
+            TypeError: ``shared`` lacks a method of the store protocol or its ``secret``.
         """
     @classmethod
     def from_issuer(
@@ -92,6 +101,8 @@ class JWKSCache:
         allow_insecure_http: bool = False,
         token_cache_size: int = 1024,
         release_gil: bool | None = None,
+        shared: SharedStore | None = None,
+        shared_wait: float = 2.0,
     ) -> JWKSCache:
         """A cache over an OIDC issuer's keys, found by discovery on first use.
 
@@ -138,6 +149,8 @@ class JWKSCache:
         max_body_bytes: int = 524288,
         token_cache_size: int = 1024,
         release_gil: bool | None = None,
+        shared: SharedStore | None = None,
+        shared_wait: float = 2.0,
     ) -> JWKSCache:
         """The Kubernetes API server's own keys, read from inside a pod.
 
@@ -214,7 +227,11 @@ class JWKSCache:
         """Counters and state: fetches, not_modified, failures, hits, misses,
         unknown_kid_refreshes, cooldown_rejections, stale_served, token_cache_hits,
         token_cache_size, last_fetch_at,
-        expires_at, serving_stale, last_error, kids, jwks_uri."""
+        expires_at, serving_stale, last_error, kids, jwks_uri; and ``shared``: ``None``
+        without a shared store, else a dict of adopted, written, lease_won, lease_lost,
+        waited, wait_timeouts, store_errors, breaker_opened, breaker_open and rejected
+        (entries ignored, by reason: malformed, version, no_mac, bad_mac, wrong_source,
+        digest, future, oversized, unusable)."""
     def close(self) -> None:
         """Stops background refreshes (the cache still answers)."""
     def __enter__(self) -> Self: ...

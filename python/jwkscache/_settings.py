@@ -160,6 +160,10 @@ class Settings:
     def build_keys(self) -> JWKSCache:
         """A ``JWKSCache`` for these settings (nothing is fetched until first use)."""
         options: dict[str, Any] = dict(self.cache or {})
+        if isinstance(options.get("shared"), type):
+            # A store class (jwkscache.shared.DjangoCacheStore): built with the cache, once the
+            # framework's own caches are ready (a settings file cannot build one).
+            options["shared"] = options["shared"]()
         if self.algorithms is not None:
             options.setdefault("algorithms", list(self.algorithms))
         if self.issuer and not self.jwks_uri:

@@ -28,6 +28,7 @@ use crate::fetch::{CacheHeaders, FetchConfig, Fetched, Fetcher, Validators};
 use crate::jwk::{Jwk, JwkSet, SkippedKey};
 use crate::jws::{self, Checked, Verified, DEFAULT_MAX_TOKEN_BYTES};
 use crate::panics::{self, Site};
+use crate::shared::{Adoptable, Identity, Lease, Plan, SharedConfig, SharedStats, SharedTier};
 use crate::token_cache::{TokenCache, DEFAULT_TOKEN_CACHE_SIZE};
 use crate::verify::Alg;
 
@@ -102,6 +103,8 @@ pub struct Stats {
     pub last_error: Option<String>,
     pub kids: Vec<Option<String>>,
     pub jwks_uri: Option<String>,
+    /// The shared tier's counters, when there is one.
+    pub shared: Option<SharedStats>,
 }
 
 #[derive(Debug, Default)]
@@ -133,6 +136,10 @@ struct State {
     last_error: Option<String>,
     serving_stale: bool,
     jwks_uri: Option<String>,
+    /// The issuer's exact bytes of the current set, kept only for the shared tier.
+    raw: Option<Arc<Vec<u8>>>,
+    /// The current set came from the shared tier, not from our own fetch.
+    adopted: bool,
 }
 
 struct Remote {
@@ -144,6 +151,8 @@ struct Remote {
     ahead_running: AtomicBool,
     closed: AtomicBool,
     pid: AtomicU64,
+    /// The fleet-wide tier (shared.rs), if configured.
+    shared: Option<SharedTier>,
 }
 
 impl Remote {
@@ -257,7 +266,23 @@ impl Client {
         config: Config,
         clock: Clock,
     ) -> Result<Arc<Self>> {
+        Self::remote_shared(source, fetch, policy, config, clock, None)
+    }
+
+    /// A client that fetches its keys from `source`, sharing them with the
+    /// fleet through `shared` (see `shared.rs`).
+    pub fn remote_shared(
+        source: Source,
+        fetch: FetchConfig,
+        policy: Policy,
+        config: Config,
+        clock: Clock,
+        shared: Option<SharedConfig>,
+    ) -> Result<Arc<Self>> {
         policy.validate().map_err(Error::Config)?;
+        if let Some(shared) = &shared {
+            shared.validate().map_err(Error::Config)?;
+        }
         match &source {
             Source::JwksUri(uri) => {
                 crate::fetch::check_url(uri, fetch.allow_insecure_http)?;
@@ -270,6 +295,8 @@ impl Client {
             }
         }
         let fetcher = Fetcher::new(fetch.clone())?;
+        let unauthenticated = shared.as_ref().is_some_and(|s| s.secret.is_none());
+        let shared = shared.map(|shared| SharedTier::new(shared, identity(&source)));
         let remote = Remote {
             source,
             fetch,
@@ -278,8 +305,17 @@ impl Client {
             ahead_running: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             pid: AtomicU64::new(u64::from(std::process::id())),
+            shared,
         };
         let client = Self::build(config, policy, Some(remote), State::default(), clock);
+        if unauthenticated {
+            client.log(
+                Level::Warning,
+                "shared JWKS store without a secret: its entries are not authenticated, so whoever \
+                 can write to the store can make this process trust any key"
+                    .into(),
+            );
+        }
         crate::fork::register(&client);
         Ok(client)
     }
@@ -447,6 +483,18 @@ impl Client {
             }
         } else if self.state.read().freshness.may_retry(now) {
             self.refresh(generation, Reason::Expired);
+            // An adopted set is the fleet's, maybe older than the issuer's:
+            // a kid it lacks is an unknown kid (one refetch per cooldown).
+            let state = self.state.read();
+            if let (true, Some(keys), false) =
+                (state.adopted, &state.keys, state.freshness.is_stale(self.now()))
+            {
+                if keys.select(kid).is_none() {
+                    let generation = state.generation;
+                    drop(state);
+                    return self.unknown_kid(kid, generation, allow_io);
+                }
+            }
         }
         self.after_refresh(kid)
     }
@@ -495,6 +543,7 @@ impl Client {
                 .map(|k| k.keys().iter().map(|k| k.kid.clone()).collect())
                 .unwrap_or_default(),
             jwks_uri: state.jwks_uri.clone(),
+            shared: self.remote.as_ref().and_then(|r| r.shared.as_ref()).map(|t| t.stats(self.now())),
         }
     }
 
@@ -521,6 +570,9 @@ impl Client {
         std::mem::forget(self.state.write());
         self.tokens.lock_for_fork();
         std::mem::forget(self.events.lock());
+        if let Some(tier) = self.remote.as_ref().and_then(|r| r.shared.as_ref()) {
+            tier.lock_for_fork();
+        }
     }
 
     /// After `fork()`, in parent and child: releases what the two phases took.
@@ -531,6 +583,9 @@ impl Client {
     pub(crate) unsafe fn unlock_after_fork(&self) {
         // SAFETY: the caller guarantees this thread leaked exactly these guards.
         unsafe {
+            if let Some(tier) = self.remote.as_ref().and_then(|r| r.shared.as_ref()) {
+                tier.unlock_after_fork();
+            }
             self.events.force_unlock();
             self.tokens.unlock_after_fork();
             self.state.force_unlock_write();
@@ -713,6 +768,14 @@ impl Client {
             state.freshness.on_unknown_kid_refetch(now);
             bump(&self.counters.unknown_kid_refreshes);
         }
+        // The fleet's copy first: adopt it, or wait for another process's fetch.
+        let mut lease = None;
+        if let Some(tier) = &remote.shared {
+            match self.shared_plan(remote, tier, reason) {
+                Next::Fetch(ours) => lease = ours,
+                Next::Done => return,
+            }
+        }
         let outcome = panics::catch(
             |panic| {
                 Error::Fetch(format!(
@@ -724,11 +787,12 @@ impl Client {
                 self.fetch_once(remote)
             },
         );
+        let fetched = outcome.is_ok();
         let now = self.now();
         let mut state = self.state.write();
         state.generation += 1;
         match outcome {
-            Ok(FetchOutcome::New { set, validators, cache, ttl, jwks_uri }) => {
+            Ok(FetchOutcome::New { set, validators, cache, ttl, jwks_uri, body }) => {
                 let kids: Vec<Option<String>> = set.keys().iter().map(|k| k.kid.clone()).collect();
                 if set.is_empty() {
                     let skipped: Vec<String> = set.skipped().iter().map(SkippedKey::describe).collect();
@@ -739,6 +803,8 @@ impl Client {
                 }
                 self.tokens.retain_keys_of(&set);
                 state.keys = Some(Arc::new(set));
+                state.raw = remote.shared.is_some().then(|| Arc::new(body));
+                state.adopted = false;
                 state.validators = validators;
                 state.cache_headers = cache;
                 state.freshness.on_success(now, ttl);
@@ -752,8 +818,10 @@ impl Client {
                     format!("fetched {jwks_uri} ({reason:?}): kids {kids:?}, fresh for {ttl:.0}s"),
                 );
             }
-            Ok(FetchOutcome::NotModified { cache, ttl }) => {
+            Ok(FetchOutcome::NotModified { cache, ttl, jwks_uri }) => {
                 state.cache_headers = cache;
+                state.jwks_uri = Some(jwks_uri);
+                state.adopted = false;
                 state.freshness.on_success(now, ttl);
                 state.last_error = None;
                 state.serving_stale = false;
@@ -779,6 +847,124 @@ impl Client {
                 );
             }
         }
+        if let Some(tier) = &remote.shared {
+            self.shared_after(tier, lease, fetched);
+        }
+    }
+
+    /// Before a fetch (single-flight lock held): the shared tier's plan.
+    fn shared_plan(&self, remote: &Remote, tier: &SharedTier, reason: Reason) -> Next {
+        let now = self.now();
+        let local = {
+            let state = self.state.read();
+            let f = &state.freshness;
+            crate::shared::Local {
+                fetched_at: state.keys.as_ref().and(f.fetched_at),
+                usable: state.keys.is_some() && (!f.is_stale(now) || f.stale_usable(now, &self.policy)),
+                ahead: reason == Reason::Ahead,
+                unknown_kid: reason == Reason::UnknownKid,
+            }
+        };
+        let mut notes = Vec::new();
+        let clock = || self.now();
+        let sleep = |seconds: f64| std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+        let mut cx = crate::shared::Context {
+            policy: &self.policy,
+            algorithms: &self.config.algorithms,
+            max_body_bytes: remote.fetch.max_body_bytes,
+            lease_ttl: crate::shared::lease_ttl(remote.fetch.timeout.as_secs_f64()),
+            now: &clock,
+            sleep: &sleep,
+            notes: &mut notes,
+        };
+        let plan = tier.plan(&mut cx, local);
+        for (warning, note) in notes {
+            self.log(if warning { Level::Warning } else { Level::Debug }, note);
+        }
+        match plan {
+            Plan::Fetch { lease, first } => {
+                if let Some(found) = first {
+                    self.adopt(tier, found);
+                }
+                Next::Fetch(lease)
+            }
+            Plan::Adopt(found) => {
+                self.adopt(tier, found);
+                self.state.write().generation += 1;
+                Next::Done
+            }
+            Plan::Defer { first, retry_at, error } => {
+                if let Some(found) = first {
+                    self.adopt(tier, found);
+                }
+                let mut state = self.state.write();
+                if let Some(at) = retry_at {
+                    state.freshness.retry_at = state.freshness.retry_at.max(at);
+                }
+                if let Some(error) = error {
+                    state.last_error = Some(format!("the fleet backs off after a failed fetch: {error}"));
+                }
+                state.generation += 1;
+                Next::Done
+            }
+        }
+    }
+
+    /// Installs a shared entry as if this process had fetched it.
+    fn adopt(&self, tier: &SharedTier, found: Adoptable) {
+        let Adoptable { entry, body, set } = found;
+        let ttl = entry.ttl_for(&self.policy);
+        let kids: Vec<Option<String>> = set.keys().iter().map(|k| k.kid.clone()).collect();
+        let mut state = self.state.write();
+        self.tokens.retain_keys_of(&set);
+        state.keys = Some(Arc::new(set));
+        state.raw = Some(Arc::new(body));
+        state.adopted = true;
+        state.validators = entry.validators();
+        state.cache_headers = entry.cache_headers();
+        state.freshness.on_success(entry.fetched_at, ttl);
+        state.last_error = None;
+        state.serving_stale = false;
+        // The discovered URL, from an authenticated entry only.
+        if state.jwks_uri.is_none() && tier.has_secret() {
+            state.jwks_uri = Some(entry.jwks_uri.clone());
+        }
+        drop(state);
+        tier.on_adopted();
+        self.log(Level::Debug, format!("adopted the shared JWK Set of {}: kids {kids:?}", entry.jwks_uri));
+    }
+
+    /// After our own fetch: share its result with the fleet.
+    fn shared_after(&self, tier: &SharedTier, lease: Option<Lease>, fetched: bool) {
+        let now = self.now();
+        let mut notes = Vec::new();
+        let state = self.state.read();
+        if fetched {
+            let (Some(raw), Some(fetched_at), Some(uri)) =
+                (&state.raw, state.freshness.fetched_at, &state.jwks_uri)
+            else {
+                return;
+            };
+            let entry = crate::shared::Entry::new(
+                &identity(&self.remote.as_ref().expect("remote").source),
+                uri,
+                raw,
+                &state.validators,
+                &state.cache_headers,
+                fetched_at,
+                state.freshness.ttl,
+                self.policy.max_stale,
+            );
+            drop(state);
+            tier.after_fetch(now, Ok(&entry), lease, &mut notes);
+        } else {
+            let (retry_at, error) = (state.freshness.retry_at, state.last_error.clone().unwrap_or_default());
+            drop(state);
+            tier.after_fetch(now, Err((retry_at, &error)), lease, &mut notes);
+        }
+        for (warning, note) in notes {
+            self.log(if warning { Level::Warning } else { Level::Debug }, note);
+        }
     }
 
     fn fetch_once(&self, remote: &Remote) -> Result<FetchOutcome> {
@@ -802,7 +988,7 @@ impl Client {
                 let set = JwkSet::parse_allowing_no_usable_key(&body, &self.config.algorithms)
                     .map_err(|e| Error::Fetch(format!("{jwks_uri} did not serve a usable JWK Set: {e}")))?;
                 let ttl = self.policy.ttl(&cache, now);
-                Ok(FetchOutcome::New { set, validators, cache, ttl, jwks_uri })
+                Ok(FetchOutcome::New { set, validators, cache, ttl, jwks_uri, body })
             }
             Fetched::NotModified { cache } => {
                 let merged = CacheHeaders {
@@ -812,7 +998,7 @@ impl Client {
                     date: cache.date.or(stored.date),
                 };
                 let ttl = self.policy.ttl(&merged, now);
-                Ok(FetchOutcome::NotModified { cache: merged, ttl })
+                Ok(FetchOutcome::NotModified { cache: merged, ttl, jwks_uri })
             }
         }
     }
@@ -833,8 +1019,36 @@ impl Client {
 }
 
 enum FetchOutcome {
-    New { set: JwkSet, validators: Validators, cache: CacheHeaders, ttl: f64, jwks_uri: String },
-    NotModified { cache: CacheHeaders, ttl: f64 },
+    New {
+        set: JwkSet,
+        validators: Validators,
+        cache: CacheHeaders,
+        ttl: f64,
+        jwks_uri: String,
+        body: Vec<u8>,
+    },
+    NotModified {
+        cache: CacheHeaders,
+        ttl: f64,
+        jwks_uri: String,
+    },
+}
+
+/// After the shared tier's plan: fetch (holding the lease, if any), or done
+/// (an entry adopted, or deferred to the fleet).
+enum Next {
+    Fetch(Option<Lease>),
+    Done,
+}
+
+/// What a shared entry is bound to: the configured source.
+fn identity(source: &Source) -> Identity {
+    match source {
+        Source::JwksUri(uri) => Identity { issuer: String::new(), jwks_uri: uri.clone() },
+        Source::Issuer { issuer, jwks_uri } => {
+            Identity { issuer: issuer.clone(), jwks_uri: jwks_uri.clone().unwrap_or_default() }
+        }
+    }
 }
 
 /// Clears a flag when dropped (on unwind too).
