@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Tests run on a debug build of the extension (fast to compile); `bench` uses release.
 DEV_BUILD := MATURIN_PEP517_ARGS="--profile dev"
 
-.PHONY: demo test lint rust-test py-test bench venv clean
+.PHONY: demo test lint rust-test py-test bench fuzz venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ lint:
 	# here, and ring builds in half the time of aws-lc in this second target dir.
 	PYO3_CONFIG_FILE=$(CURDIR)/.ci/pyo3-free-threaded-3.14.txt CARGO_TARGET_DIR=target/free-threaded \
 		cargo clippy -p jwkscache-python --no-default-features --features ring -- -D warnings
+	# The fuzz targets (a workspace of their own) keep compiling; running them is `make fuzz`.
+	cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+	cargo clippy --manifest-path fuzz/Cargo.toml --target-dir target -- -D warnings
 	$(BIN)/ruff check python tests benchmarks
 	$(BIN)/ruff format --check python tests benchmarks
 	$(BIN)/mypy
@@ -51,6 +54,20 @@ bench: venv
 	$(BIN)/python benchmarks/bench_jwks_client.py
 	$(BIN)/python benchmarks/bench_algorithms.py
 	$(BIN)/python benchmarks/bench_frameworks.py
+
+## fuzz: libFuzzer runs of every fuzz/ target, FUZZ_SECONDS each (not part of `test`:
+## installing cargo-fuzz and building the instrumented targets takes minutes; docs/security.md)
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := jws jwk claims cache_headers
+fuzz:
+	cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+	$(PYTHON) fuzz/seeds.py
+	# cargo-fuzz passes nightly-only flags (-Zsanitizer=address): the stable toolchain
+	# accepts them with RUSTC_BOOTSTRAP=1. --dev: a debug build, like the tests'.
+	for target in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz --dev $$target fuzz/corpus/$$target \
+			-- -max_total_time=$(FUZZ_SECONDS) -max_len=20000 || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) target

@@ -43,7 +43,7 @@ pub fn to_pyerr(err: Error) -> PyErr {
         // PyJWT's class takes the claim name, not a message.
         Error::MissingClaim(claim) => MissingRequiredClaimError::new_err(claim),
         Error::JwkSet(_) => PyJWKSetError::new_err(message),
-        Error::Fetch(_) => PyJWKClientConnectionError::new_err(message),
+        Error::Fetch(_) | Error::RetryLater { .. } => PyJWKClientConnectionError::new_err(message),
         Error::Config(_) => PyValueError::new_err(message),
     }
 }

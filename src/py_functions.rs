@@ -1,5 +1,5 @@
 //! Module-level functions: the fork hooks, the unverified `kid` and `iss`
-//! readers, and what the GIL policy decided.
+//! readers, what the GIL policy decided, and the panic guards' test switch.
 
 use jwkscache_core::jws;
 use pyo3::prelude::*;
@@ -55,4 +55,16 @@ pub fn _gil_decisions(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 #[pyo3(signature = (token, /, max_token_bytes = 16384))]
 pub fn unverified_issuer(token: &Bound<'_, PyAny>, max_token_bytes: usize) -> PyResult<Option<String>> {
     jws::unverified_issuer(token_bytes(token)?, max_token_bytes).py()
+}
+
+/// Makes the core's next pass through `site` (`"lookup"`: a token's
+/// parse and key selection; `"fetch"`: a JWK Set fetch) panic, once: for the
+/// tests that show a panic reaches Python as a refused token or a failed
+/// fetch, and that a background refresh survives one.
+#[pyfunction]
+pub fn _arm_panic(site: &str) -> PyResult<()> {
+    let site = jwkscache_core::panics::Site::from_name(site)
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("no panic site {site:?}")))?;
+    jwkscache_core::panics::arm(site);
+    Ok(())
 }

@@ -15,6 +15,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 VECTORS = Path(__file__).parent / "vectors"
 
 
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Polls `predicate` until it holds (a background refresh landed); False after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def load_vector(relative: str) -> Any:
     """A JSON test vector from tests/vectors."""
     return json.loads((VECTORS / relative).read_text())

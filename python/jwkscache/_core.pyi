@@ -290,3 +290,11 @@ def _gil_decisions() -> dict[str, Any]:
 
     ``released`` and ``held`` signature checks, ``holds_started``, and ``holding`` now.
     """
+
+def _arm_panic(site: str) -> None:
+    """Make the core's next pass through ``site`` panic, once (tests of the panic guards).
+
+    ``"lookup"``: a token's parse and key selection (the token is refused with
+    ``jwt.InvalidTokenError``); ``"fetch"``: a JWK Set fetch (a failed fetch). ``ValueError``
+    for another name.
+    """

@@ -43,6 +43,9 @@ impl Default for Policy {
 const BACKOFF_BASE: f64 = 1.0;
 /// Longest wait between retries.
 const BACKOFF_CAP: f64 = 60.0;
+/// Longest wait a `Retry-After` may impose, whatever it asks: an issuer (or a
+/// proxy in front of it) must not silence a cache for hours.
+pub const RETRY_AFTER_CEILING: f64 = 600.0;
 
 impl Policy {
     /// Checks the knobs make sense together.
@@ -96,6 +99,23 @@ impl Policy {
             return (expires - reference).max(0.0);
         }
         self.lifespan
+    }
+
+    /// Seconds to wait before the next attempt, as a `Retry-After` value asks
+    /// (RFC 9110 §10.2.3: delay-seconds, or an HTTP date read against the
+    /// response's `Date` when given): capped at `max_stale` and at
+    /// [`RETRY_AFTER_CEILING`]. `None` when the value is neither form.
+    pub fn retry_after(&self, value: &str, date: Option<&str>, now: f64) -> Option<f64> {
+        let value = value.trim();
+        let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            // All digits: too many for u64 is still "a very long time".
+            value.parse::<u64>().map_or(f64::MAX, |seconds| seconds as f64)
+        } else {
+            let at = http_date(value)?;
+            let reference = date.and_then(http_date).unwrap_or(now);
+            (at - reference).max(0.0)
+        };
+        Some(wait.min(self.max_stale).min(RETRY_AFTER_CEILING))
     }
 
     /// Seconds before expiry at which a background refresh starts.
@@ -177,6 +197,20 @@ impl Freshness {
         let delay = (BACKOFF_BASE * 2f64.powi(exponent)).min(BACKOFF_CAP) * (0.5 + jitter / 2.0);
         self.retry_at = now + delay;
         delay
+    }
+
+    /// Records a failed fetch whose answer asked to wait `retry_after`
+    /// seconds ([`Policy::retry_after`]): the next attempt waits for the
+    /// longer of that and the backoff. Returns the seconds until it.
+    pub fn on_failure_retry_after(&mut self, now: f64, jitter: f64, retry_after: Option<f64>) -> f64 {
+        let delay = self.on_failure(now, jitter);
+        match retry_after {
+            Some(wait) if wait > delay => {
+                self.retry_at = now + wait;
+                wait
+            }
+            _ => delay,
+        }
     }
 }
 
@@ -275,6 +309,42 @@ mod tests {
         f.on_unknown_kid_refetch(NOW);
         assert!(!f.may_refetch_unknown_kid(NOW + 29.9, &p));
         assert!(f.may_refetch_unknown_kid(NOW + 30.0, &p));
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date_and_capped() {
+        let p = Policy::default();
+        assert_eq!(p.retry_after("120", None, NOW), Some(120.0));
+        assert_eq!(p.retry_after(" 0 ", None, NOW), Some(0.0));
+        assert_eq!(p.retry_after("3600", None, NOW), Some(RETRY_AFTER_CEILING));
+        assert_eq!(p.retry_after("99999999999999999999999", None, NOW), Some(RETRY_AFTER_CEILING));
+        let short = Policy { max_stale: 30.0, ..Policy::default() };
+        assert_eq!(short.retry_after("120", None, NOW), Some(30.0));
+        assert_eq!(Policy { max_stale: 0.0, ..Policy::default() }.retry_after("120", None, NOW), Some(0.0));
+        let at = |offset: u64| httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(NOW_S + offset));
+        assert_eq!(p.retry_after(&at(90), None, NOW), Some(90.0));
+        assert_eq!(p.retry_after(&at(7200), None, NOW), Some(RETRY_AFTER_CEILING));
+        // Against the response's Date, not our clock.
+        assert_eq!(p.retry_after(&at(100), Some(&at(60)), NOW), Some(40.0));
+        let past = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(NOW_S - 5));
+        assert_eq!(p.retry_after(&past, None, NOW), Some(0.0));
+        for junk in ["", "soon", "-5", "1.5", "+3", "0x10"] {
+            assert_eq!(p.retry_after(junk, None, NOW), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn a_retry_after_defers_the_next_attempt_never_hastens_it() {
+        let mut f = Freshness::default();
+        assert_eq!(f.on_failure_retry_after(NOW, 1.0, Some(120.0)), 120.0);
+        assert!(!f.may_retry(NOW + 119.0));
+        assert!(f.may_retry(NOW + 120.0));
+        assert!(!f.may_refetch_unknown_kid(NOW + 119.0, &Policy::default()));
+        // Shorter than the backoff (now 2 s): the backoff stands.
+        assert_eq!(f.on_failure_retry_after(NOW, 1.0, Some(0.0)), 2.0);
+        assert_eq!(f.on_failure_retry_after(NOW, 1.0, None), 4.0);
+        f.on_success(NOW, 300.0);
+        assert!(f.may_retry(NOW));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //!   generation counter: a thread that waited for someone else's fetch uses
 //!   its result instead of fetching again);
 //! - unknown `kid`: one refetch per `refresh_cooldown`, then fail fast;
-//! - stale-if-error within `max_stale`, backoff with jitter, fail closed after;
+//! - stale-while-revalidate and stale-if-error within `max_stale`: an expired
+//!   set answers at once while a background refresh runs; backoff with
+//!   jitter, lengthened to a 429/503's `Retry-After`; fail closed after;
 //! - refresh-ahead on a short-lived background thread holding only a weak
 //!   reference, so it never keeps the cache (or the interpreter) alive;
 //! - fork: the HTTP client is rebuilt in a child, and `fork.rs` holds the
@@ -25,6 +27,7 @@ use crate::errors::{Error, Result};
 use crate::fetch::{CacheHeaders, FetchConfig, Fetched, Fetcher, Validators};
 use crate::jwk::{Jwk, JwkSet, SkippedKey};
 use crate::jws::{self, Checked, Verified, DEFAULT_MAX_TOKEN_BYTES};
+use crate::panics::{self, Site};
 use crate::shared::{Adoptable, Identity, Lease, Plan, SharedConfig, SharedStats, SharedTier};
 use crate::token_cache::{TokenCache, DEFAULT_TOKEN_CACHE_SIZE};
 use crate::verify::Alg;
@@ -168,6 +171,21 @@ impl Remote {
                 }
                 Ok(fetcher)
             }
+        }
+    }
+
+    /// The single-flight lock, waited for by polling, never by parking: a
+    /// thread parked on a parking_lot lock when the process forks stays in
+    /// the lock's queue in the child, where it does not exist, and the
+    /// child's unlock may hand the lock to it (eventual fairness), so the
+    /// child's next refresh would wait forever. Waits last as long as a
+    /// fetch; a millisecond more is nothing next to one.
+    fn join_flight(&self) -> parking_lot::MutexGuard<'_, ()> {
+        loop {
+            if let Some(flight) = self.refresh_lock.try_lock() {
+                return flight;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
 
@@ -349,6 +367,11 @@ impl Client {
     /// (the token parsed and matched to a key), or a fetch first (only
     /// without `allow_io`).
     pub fn lookup<'t>(&self, token: &'t [u8], allowed: &[Alg], allow_io: bool) -> Result<Lookup<'t>> {
+        panics::catch(internal_error, || self.lookup_unguarded(token, allowed, allow_io))
+    }
+
+    fn lookup_unguarded<'t>(&self, token: &'t [u8], allowed: &[Alg], allow_io: bool) -> Result<Lookup<'t>> {
+        panics::fire(Site::Lookup);
         if let Some(hit) = self.tokens.get(token).filter(|hit| allowed.contains(&hit.alg)) {
             match self.find_key(hit.kid.as_deref(), allow_io) {
                 Ok(Some(key)) if hit.still_verified_by(&key) => {
@@ -380,7 +403,7 @@ impl Client {
 
     /// The signature check of a looked-up token.
     pub fn finish(&self, checked: Checked<'_>) -> Result<Arc<Verified>> {
-        Ok(Arc::new(checked.verify()?))
+        panics::catch(internal_error, || Ok(Arc::new(checked.verify()?)))
     }
 
     /// Offers a token that passed every check (signature and claims) to the
@@ -410,6 +433,10 @@ impl Client {
     /// The key a token with this `kid` selects, fetching as the policy
     /// allows. `Ok(None)` only when `allow_io` is false and a fetch is due.
     pub fn find_key(&self, kid: Option<&str>, allow_io: bool) -> Result<Option<Arc<Jwk>>> {
+        panics::catch(internal_error, || self.find_key_unguarded(kid, allow_io))
+    }
+
+    fn find_key_unguarded(&self, kid: Option<&str>, allow_io: bool) -> Result<Option<Arc<Jwk>>> {
         let Some(remote) = &self.remote else {
             let keys = self.keys().expect("a static client always has keys");
             return keys.select(kid).cloned().map(Some).ok_or_else(|| jws::key_not_found(kid, keys.len()));
@@ -427,9 +454,20 @@ impl Client {
         };
         if let (Some(keys), false) = (&keys, stale) {
             if wants_ahead {
-                self.spawn_refresh_ahead(remote, generation);
+                self.spawn_refresh(remote, generation, Reason::Ahead);
             }
             if let Some(key) = keys.select(kid) {
+                bump(&self.counters.hits);
+                return Ok(Some(Arc::clone(key)));
+            }
+            return self.unknown_kid(kid, generation, allow_io);
+        }
+        // Expired but within max_stale: answered from it at once, refetched in
+        // the background (stale-while-revalidate), so an issuer outage adds no
+        // latency to a request that has keys to verify with.
+        if let Some(keys) = keys.as_ref().filter(|_| self.revalidates(remote, generation, now)) {
+            if let Some(key) = keys.select(kid) {
+                self.served_stale();
                 bump(&self.counters.hits);
                 return Ok(Some(Arc::clone(key)));
             }
@@ -582,7 +620,7 @@ impl Client {
                 if !allow_io {
                     return Ok(None);
                 }
-                drop(remote.refresh_lock.lock());
+                drop(remote.join_flight());
             }
             if let Some(key) = self.keys().as_ref().and_then(|k| k.select(kid).cloned()) {
                 return Ok(Some(key));
@@ -651,29 +689,73 @@ impl Client {
         }
     }
 
-    fn spawn_refresh_ahead(&self, remote: &Remote, generation: u64) {
-        if remote.closed.load(Ordering::Relaxed) || remote.ahead_running.swap(true, Ordering::AcqRel) {
+    /// True when an expired set may answer now while it is refetched: it is
+    /// within `max_stale`, and a background refresh runs (started here if
+    /// none does) or backoff forbids one yet. False means the caller
+    /// refreshes itself (after `close()`, or when no thread can be spawned).
+    fn revalidates(&self, remote: &Remote, generation: u64, now: f64) -> bool {
+        let may_retry = {
+            let state = self.state.read();
+            if !state.freshness.stale_usable(now, &self.policy) {
+                return false;
+            }
+            state.freshness.may_retry(now)
+        };
+        !may_retry || self.spawn_refresh(remote, generation, Reason::Expired)
+    }
+
+    /// Bookkeeping for an answer from an expired set; warns once per outage.
+    fn served_stale(&self) {
+        bump(&self.counters.stale_served);
+        // A refetch in flight for a healthy issuer is not worth a warning.
+        // Read first: every decode of an outage passes here.
+        let flips = |state: &State| state.freshness.failures > 0 && !state.serving_stale;
+        if !flips(&self.state.read()) {
             return;
+        }
+        let mut state = self.state.write();
+        if flips(&state) {
+            state.serving_stale = true;
+            drop(state);
+            self.log(
+                Level::Warning,
+                "serving the last good JWK Set past its expiry while the issuer fails".into(),
+            );
+        }
+    }
+
+    /// Starts a background refresh unless one runs; true when one runs
+    /// (started now or before), false when closed or no thread could start.
+    fn spawn_refresh(&self, remote: &Remote, generation: u64, reason: Reason) -> bool {
+        if remote.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        if remote.ahead_running.swap(true, Ordering::AcqRel) {
+            return true;
         }
         let weak = self.weak_self.clone();
         let spawned = std::thread::Builder::new().name("jwkscache-refresh".into()).spawn(move || {
             if let Some(client) = weak.upgrade() {
-                client.refresh(generation, Reason::Ahead);
                 if let Some(remote) = &client.remote {
-                    remote.ahead_running.store(false, Ordering::Release);
+                    // Cleared however the refresh ends, a panic included:
+                    // a flag left set would stop every later background refresh.
+                    let _running = ClearOnDrop(&remote.ahead_running);
+                    client.refresh(generation, reason);
                 }
             }
         });
         if spawned.is_err() {
             remote.ahead_running.store(false, Ordering::Release);
+            return false;
         }
+        true
     }
 
     /// One fetch for everyone who saw `generation`: the first caller fetches,
     /// the others wait for it and use its result.
     fn refresh(&self, generation: u64, reason: Reason) {
         let Some(remote) = &self.remote else { return };
-        let _flight = remote.refresh_lock.lock();
+        let _flight = remote.join_flight();
         if self.state.read().generation != generation {
             return; // someone else fetched while we waited
         }
@@ -694,7 +776,17 @@ impl Client {
                 Next::Done => return,
             }
         }
-        let outcome = self.fetch_once(remote);
+        let outcome = panics::catch(
+            |panic| {
+                Error::Fetch(format!(
+                    "internal error in jwkscache while fetching (a bug: please report it): {panic}"
+                ))
+            },
+            || {
+                panics::fire(Site::Fetch);
+                self.fetch_once(remote)
+            },
+        );
         let fetched = outcome.is_ok();
         let now = self.now();
         let mut state = self.state.write();
@@ -739,7 +831,13 @@ impl Client {
             }
             Err(error) => {
                 let message = error.to_string();
-                let delay = state.freshness.on_failure(now, jitter());
+                let retry_after = match &error {
+                    Error::RetryLater { retry_after, date, .. } => {
+                        self.policy.retry_after(retry_after, date.as_deref(), now)
+                    }
+                    _ => None,
+                };
+                let delay = state.freshness.on_failure_retry_after(now, jitter(), retry_after);
                 state.last_error = Some(message.clone());
                 drop(state);
                 bump(&self.counters.failures);
@@ -951,6 +1049,22 @@ fn identity(source: &Source) -> Identity {
             Identity { issuer: issuer.clone(), jwks_uri: jwks_uri.clone().unwrap_or_default() }
         }
     }
+}
+
+/// Clears a flag when dropped (on unwind too).
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// A panic in a token's lookup or check, as a refusal of the token: fails
+/// closed, and of a class every caller already handles.
+#[allow(clippy::needless_pass_by_value)] // the shape panics::catch hands a message in
+fn internal_error(panic: String) -> Error {
+    Error::InvalidToken(format!("internal error in jwkscache (a bug: please report it): {panic}"))
 }
 
 /// A number in [0, 1) that differs between processes and calls (for backoff

@@ -42,6 +42,11 @@ pub enum Error {
     /// The issuer could not be reached or answered badly.
     /// `jwt.PyJWKClientConnectionError`.
     Fetch(String),
+    /// The issuer answered 429 or 503 with a `Retry-After` (its raw value,
+    /// and the response's `Date` to read an HTTP date against): a failed
+    /// fetch like [`Error::Fetch`], whose next attempt waits as asked
+    /// (`cache::Policy::retry_after`). `jwt.PyJWKClientConnectionError`.
+    RetryLater { message: String, retry_after: String, date: Option<String> },
     /// A caller's argument is invalid (a programming error). `ValueError`.
     Config(String),
 }
@@ -63,7 +68,8 @@ impl fmt::Display for Error {
             | Self::InvalidJti(m)
             | Self::JwkSet(m)
             | Self::Fetch(m)
-            | Self::Config(m) => f.write_str(m),
+            | Self::Config(m)
+            | Self::RetryLater { message: m, .. } => f.write_str(m),
             Self::InvalidSignature => f.write_str("Signature verification failed"),
             Self::Expired => f.write_str("Signature has expired"),
             Self::Immature(m) => f.write_str(m),

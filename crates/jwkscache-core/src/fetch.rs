@@ -232,9 +232,7 @@ impl Fetcher {
             )));
         }
         if status != StatusCode::OK {
-            return Err(Error::Fetch(format!(
-                "Fail to fetch data from the url, err: \"{url} answered {status}\""
-            )));
+            return Err(refused(&url, status, response.headers()));
         }
         let validators = Validators {
             etag: header_str(response.headers(), &header::ETAG),
@@ -398,7 +396,10 @@ fn read_bounded(
             Ok(n) => body.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
-                return Err(Error::Fetch(format!("Fail to fetch data from the url, err: \"{url}: {e}\"")))
+                return Err(Error::Fetch(format!(
+                    "Fail to fetch data from the url, err: \"{url}: {}\"",
+                    with_causes(&e)
+                )))
             }
         }
         if body.len() > max {
@@ -408,21 +409,45 @@ fn read_bounded(
     Ok(body)
 }
 
+/// A status other than 200 as an error; a 429 or 503 hands its
+/// `Retry-After` back (with `Date`), for the cache policy to honour.
+fn refused(url: &Url, status: StatusCode, headers: &HeaderMap) -> Error {
+    let retry_after = (status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE)
+        .then(|| header_str(headers, &header::RETRY_AFTER))
+        .flatten();
+    match retry_after {
+        Some(retry_after) => Error::RetryLater {
+            message: format!(
+                "Fail to fetch data from the url, err: \"{url} answered {status} (Retry-After: {retry_after})\""
+            ),
+            retry_after,
+            date: header_str(headers, &header::DATE),
+        },
+        None => Error::Fetch(format!("Fail to fetch data from the url, err: \"{url} answered {status}\"")),
+    }
+}
+
 fn too_large(url: &Url, max: usize) -> Error {
     Error::Fetch(format!(
         "Fail to fetch data from the url, err: \"{url}: response body is over the {max}-byte limit\""
     ))
 }
 
-fn fetch_error(url: &Url, error: &reqwest::Error) -> Error {
-    // reqwest's Display is terse; the source chain says why (refused, TLS, timeout).
+/// An error's message followed by its causes': reqwest's own are terse, the
+/// source chain says why (refused, TLS, timeout, a bad chunk size).
+fn with_causes(error: &dyn std::error::Error) -> String {
     let mut reason = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut source = error.source();
     while let Some(cause) = source {
         reason.push_str(": ");
         reason.push_str(&cause.to_string());
         source = cause.source();
     }
+    reason
+}
+
+fn fetch_error(url: &Url, error: &reqwest::Error) -> Error {
+    let mut reason = with_causes(error);
     if error.is_timeout() {
         reason.push_str(" (timed out)");
     }

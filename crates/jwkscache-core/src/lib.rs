@@ -17,6 +17,7 @@ pub mod in_cluster;
 pub mod jwk;
 pub mod jws;
 pub mod mac;
+pub mod panics;
 pub mod pick;
 pub mod shared;
 pub mod token_cache;
