@@ -319,14 +319,6 @@ FORK_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    raises=subprocess.TimeoutExpired,
-    strict=False,
-    reason="a known parent-side fork deadlock, outside this test: a Python before-fork hook "
-    "registered before jwkscache's (logging's) runs after its GIL-held phase and may hand the "
-    "GIL to a decoding thread that then waits on a lock that phase holds (seen once in about "
-    "700 forks); only a hang is expected, any other failure fails",
-)
 def test_fork_in_a_loop_while_eight_threads_decode(report: Callable[..., None]) -> None:
     forks = 50
     start = time.monotonic()
