@@ -86,7 +86,7 @@ impl PyJwksCache {
             issuer,
             audience: default_audience(audience)?,
             origin: jwks_uri,
-            gil: GilPolicy::from_option(release_gil),
+            gil: GilPolicy::from_option(py, release_gil),
         })
     }
 
@@ -137,7 +137,7 @@ impl PyJwksCache {
             origin: issuer.clone(),
             issuer: Some(issuer),
             audience: default_audience(audience)?,
-            gil: GilPolicy::from_option(release_gil),
+            gil: GilPolicy::from_option(py, release_gil),
         })
     }
 
@@ -164,7 +164,7 @@ impl PyJwksCache {
             issuer,
             audience: default_audience(audience)?,
             origin: "static".into(),
-            gil: GilPolicy::from_option(release_gil),
+            gil: GilPolicy::from_option(py, release_gil),
         })
     }
 
@@ -231,7 +231,7 @@ impl PyJwksCache {
             origin: format!("in-cluster {}", cluster.api_server),
             issuer: Some(issuer),
             audience: default_audience(audience)?,
-            gil: GilPolicy::from_option(release_gil),
+            gil: GilPolicy::from_option(py, release_gil),
         })
     }
 

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use std::time::Instant;
 
 use jwkscache_core::handoff::{Decisions, Handoff};
-use pyo3::Python;
+use pyo3::prelude::*;
 
 /// The GIL is one per process, and so is what was learnt about it.
 static HANDOFF: Handoff = Handoff::new();
@@ -35,10 +35,21 @@ pub enum GilPolicy {
 
 impl GilPolicy {
     /// The policy for the Python option.
-    pub fn from_option(release_gil: Option<bool>) -> Self {
+    pub fn from_option(py: Python<'_>, release_gil: Option<bool>) -> Self {
         // Initialised here, with the GIL held: a first initialisation inside
         // `detach` could be caught half-done by a fork.
         LazyLock::force(&EPOCH);
+        // A wait of a quarter of the switch interval or more means a thread
+        // held on to the GIL until asked to drop it.
+        if let Some(interval) = py
+            .import("sys")
+            .and_then(|sys| sys.getattr("getswitchinterval")?.call0()?.extract::<f64>())
+            .ok()
+            .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
+        {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            HANDOFF.set_costly_wait((interval * 1e9 / 4.0) as u64);
+        }
         match release_gil {
             None => Self::Adaptive,
             Some(true) => Self::Release,

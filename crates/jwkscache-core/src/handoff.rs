@@ -8,9 +8,13 @@
 //! waits are shorter than the work itself; past that, the work's own thread
 //! runs slower than if it had held on.
 //!
-//! The decision compares the *mean* wait with the mean work over the recent
-//! releases (decaying sums), so quick hand-backs interleaved with slow ones
-//! cannot hide the slow ones: one 5 ms wait outweighs hundreds of 2 µs ones.
+//! The decision compares the *mean* cost of the costly waits (those of a
+//! switch interval's order: a thread busy in bytecode held on to the GIL)
+//! with the mean work over the recent releases (decaying sums), so quick
+//! hand-backs interleaved with slow ones cannot hide the slow ones: one 5 ms
+//! wait outweighs hundreds of 2 µs ones. Quick waits are not counted
+//! against releasing, even when they are as long as the work: they are
+//! another decoding thread's turn, and releasing is what lets both run.
 //! Once the waits cost more than the work, the lock is held for a while
 //! (doubling while it keeps costing, up to [`MAX_HOLD_NS`]), then one
 //! release probes again. Pure bookkeeping: callers pass the times.
@@ -32,6 +36,10 @@ const DECAY: u64 = 8;
 /// Releases in a row worth their wait before a later hold starts short
 /// again: one quick probe between costly ones proves nothing.
 const GOOD_RUN_RESETS_HOLD: u64 = 32;
+/// Default bound between a quick and a costly wait: a quarter of CPython's
+/// default switch interval (5 ms). The bindings set it from the
+/// interpreter's own ([`Handoff::set_costly_wait`]).
+pub const DEFAULT_COSTLY_WAIT_NS: u64 = 1_250_000;
 
 /// What the policy decided, process-wide, for `stats`-like reporting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +65,8 @@ pub struct Handoff {
     next_hold: AtomicU64,
     /// Releases worth their wait since the last costly one.
     good_run: AtomicU64,
+    /// Waits at least this long count against releasing.
+    costly_wait: AtomicU64,
     released: AtomicU64,
     held: AtomicU64,
     holds_started: AtomicU64,
@@ -76,10 +86,17 @@ impl Handoff {
             hold_until: AtomicU64::new(0),
             next_hold: AtomicU64::new(FIRST_HOLD_NS),
             good_run: AtomicU64::new(0),
+            costly_wait: AtomicU64::new(DEFAULT_COSTLY_WAIT_NS),
             released: AtomicU64::new(0),
             held: AtomicU64::new(0),
             holds_started: AtomicU64::new(0),
         }
+    }
+
+    /// Waits of at least `nanos` count against releasing (a quarter of the
+    /// interpreter's switch interval, say).
+    pub fn set_costly_wait(&self, nanos: u64) {
+        self.costly_wait.store(nanos.max(1), Ordering::Relaxed);
     }
 
     /// True when work starting at `now` should hand the lock away; after a
@@ -96,6 +113,8 @@ impl Handoff {
     /// afterwards `wait` ns; `now` is when the lock was back.
     pub fn record(&self, work: u64, wait: u64, now: u64) {
         let (work, wait) = (work.min(MAX_SAMPLE_NS), wait.min(MAX_SAMPLE_NS));
+        // Only a costly wait counts: a quick one was another decoder's turn.
+        let wait = if wait >= self.costly_wait.load(Ordering::Relaxed) { wait } else { 0 };
         let update = |packed: u64| {
             let (waits, works) = unpack(packed);
             Some(pack(decayed(waits) + wait, decayed(works) + work))
@@ -192,6 +211,26 @@ mod tests {
         assert_eq!(run(&policy, &mut now, (0..1000).map(|n| (n % 7) * US)), 1000);
         assert!(!policy.holding(now));
         assert_eq!(policy.decisions().holds_started, 0);
+    }
+
+    #[test]
+    fn another_decoders_turn_keeps_releasing_even_when_as_long_as_the_work() {
+        // Two decoding threads: waiting for the other's held part plus a
+        // wake-up costs about the work itself, and releasing still pays
+        // (both verify in parallel).
+        let policy = Handoff::new();
+        let mut now = 1;
+        assert_eq!(run(&policy, &mut now, (0..1000).map(|n| (10 + n % 40) * US)), 1000);
+        assert_eq!(policy.decisions().holds_started, 0);
+    }
+
+    #[test]
+    fn the_costly_bound_follows_the_switch_interval() {
+        let policy = Handoff::new();
+        policy.set_costly_wait(100 * US); // sys.setswitchinterval(0.0004)
+        let mut now = 1;
+        run(&policy, &mut now, [400 * US]);
+        assert!(policy.holding(now));
     }
 
     #[test]
