@@ -24,6 +24,15 @@ def issuer() -> Iterator[LocalIssuer]:
         yield running
 
 
+def assert_prints_ok(script: str) -> None:
+    """Runs ``script`` in a fresh interpreter (so a deadlock fails by timeout, not hangs)."""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
 def test_fork_while_another_thread_decodes_does_not_deadlock() -> None:
     # In a subprocess, so a deadlock fails this test (timeout) instead of hanging the suite.
     # The static cache releases the GIL around every signature check, so the fork often
@@ -63,11 +72,7 @@ def test_fork_while_another_thread_decodes_does_not_deadlock() -> None:
         print("ok")
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert_prints_ok(script)
 
 
 def test_a_cached_token_stops_verifying_when_its_key_alg_changes(issuer: LocalIssuer) -> None:
@@ -198,8 +203,4 @@ def test_fork_with_a_later_hook_that_releases_the_gil_does_not_deadlock() -> Non
         print("ok")
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert_prints_ok(script)
