@@ -476,7 +476,7 @@ impl PyJwksCache {
         // `release_gil=True` releases the whole verify. A fetch, always
         // without the GIL.
         let lookup = if self.gil == GilPolicy::Release {
-            py.detach(|| client.verify(bytes, &allowed, false))
+            crate::py_gil::detach(py, || client.verify(bytes, &allowed, false))
         } else {
             brief(py, || client.lookup(bytes, &allowed, false)).and_then(|lookup| match lookup {
                 Lookup::Cached(verified) => Ok(Some((verified, true))),

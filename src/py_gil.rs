@@ -7,9 +7,14 @@
 //! a thread busy in Python bytecode, though, taking the GIL back waits up to
 //! the interpreter's switch interval (5 ms). The adaptive policy (the
 //! default) releases while the mean wait to take the GIL back stays below
-//! the mean work, and holds otherwise (`jwkscache_core::handoff`).
-//! Measurements: docs/performance.md.
+//! the mean work, and holds otherwise (`jwkscache_core::handoff`); a long
+//! wait during which other decoders kept taking turns with the GIL (more
+//! decoding threads than cores) is not held against releasing. Taking the
+//! GIL back from another decoder's short turn, a thread yields its core
+//! until that turn is over rather than sleep on the interpreter's condition
+//! variable ([`detach`]). Measurements: docs/performance.md.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Instant;
 
@@ -62,21 +67,72 @@ impl GilPolicy {
     pub fn run<T: Send>(self, py: Python<'_>, work: impl Send + FnOnce() -> T) -> T {
         match self {
             Self::Hold => work(),
-            Self::Release => py.detach(work),
+            Self::Release => detach(py, work),
             Self::Adaptive => {
                 let start = nanos_since_epoch();
                 if !HANDOFF.should_release(start) {
                     return work();
                 }
-                let (result, done) = py.detach(|| {
+                let ((result, done), turns) = detach_counting(py, || {
                     let result = work();
                     (result, nanos_since_epoch())
                 });
                 let back = nanos_since_epoch();
-                HANDOFF.record(done.saturating_sub(start), back.saturating_sub(done), back);
+                HANDOFF.record(done.saturating_sub(start), back.saturating_sub(done), turns, back);
                 result
             }
         }
+    }
+}
+
+/// When a decoding thread last took the GIL back (ns since [`EPOCH`]); 0
+/// once it gave it away again, through [`detach`].
+static DECODER_HOLDS_SINCE: AtomicU64 = AtomicU64::new(0);
+/// How many times decoding threads took the GIL back, through [`detach`].
+static DECODER_TURNS: AtomicU64 = AtomicU64::new(0);
+/// A decoder holds the GIL this long at most between taking it back and
+/// giving it away for its next check (building a claims dict, a few Python
+/// calls, the next pre-signature checks: a few µs); past it, it is doing
+/// something else, and waiting for it is the interpreter's business.
+const DECODER_TURN_NS: u64 = 40_000;
+
+/// Runs `work` (it touches no Python object) with the GIL released, then
+/// takes it back. While another decoding thread holds it for its short
+/// turn, this one yields its core instead of sleeping on the interpreter's
+/// condition variable: that hand-over would be a futex wake-up (tens of µs
+/// on a VM, as long as the work), and two decoding threads would get 1.3x
+/// one thread's rate instead of 1.7x (docs/performance.md).
+pub fn detach<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> T {
+    detach_counting(py, work).0
+}
+
+/// [`detach`], also counting the other decoders' turns with the GIL while
+/// this thread waited to take it back.
+fn detach_counting<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> (T, u64) {
+    // Read with the GIL held: the stamp, if any, is this thread's, or the
+    // stale one of a decoder that gave the GIL up some other way.
+    let held_since = DECODER_HOLDS_SINCE.load(Ordering::Relaxed);
+    let (result, turns_before) = py.detach(|| {
+        // The GIL is free now (a later holder's stamp stays).
+        let _ = DECODER_HOLDS_SINCE.compare_exchange(held_since, 0, Ordering::Relaxed, Ordering::Relaxed);
+        let result = work();
+        let turns_before = DECODER_TURNS.load(Ordering::Relaxed);
+        wait_for_decoder_turn();
+        (result, turns_before)
+    });
+    DECODER_HOLDS_SINCE.store(nanos_since_epoch().max(1), Ordering::Relaxed);
+    let turns = DECODER_TURNS.fetch_add(1, Ordering::Relaxed).saturating_sub(turns_before);
+    (result, turns)
+}
+
+/// Returns once no decoding thread is in its short turn with the GIL.
+fn wait_for_decoder_turn() {
+    loop {
+        let since = DECODER_HOLDS_SINCE.load(Ordering::Relaxed);
+        if since == 0 || nanos_since_epoch().saturating_sub(since) > DECODER_TURN_NS {
+            return;
+        }
+        std::thread::yield_now();
     }
 }
 

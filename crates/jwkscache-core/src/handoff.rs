@@ -14,7 +14,11 @@
 //! hand-backs interleaved with slow ones cannot hide the slow ones: one 5 ms
 //! wait outweighs hundreds of 2 µs ones. Quick waits are not counted
 //! against releasing, even when they are as long as the work: they are
-//! another decoding thread's turn, and releasing is what lets both run.
+//! another decoding thread's turn, and releasing is what lets both run. Nor
+//! is a long wait during which the other decoders took their turns often
+//! (more decoding threads than cores: the lock kept moving between them); a
+//! thread busy in bytecode keeps it for a whole switch interval, and the
+//! decoders get a turn or two in that time.
 //! Once the waits cost more than the work, the lock is held for a while
 //! (doubling while it keeps costing, up to [`MAX_HOLD_NS`]), then one
 //! release probes again. Pure bookkeeping: callers pass the times.
@@ -40,6 +44,10 @@ const GOOD_RUN_RESETS_HOLD: u64 = 32;
 /// default switch interval (5 ms). The bindings set it from the
 /// interpreter's own ([`Handoff::set_costly_wait`]).
 pub const DEFAULT_COSTLY_WAIT_NS: u64 = 1_250_000;
+/// A long wait is explained by the other decoders when they took at least
+/// one turn per this much of it: their turns with the lock are microseconds,
+/// a busy thread's is a switch interval.
+pub const WAIT_PER_TURN_NS: u64 = 250_000;
 
 /// What the policy decided, process-wide, for `stats`-like reporting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,11 +118,15 @@ impl Handoff {
     }
 
     /// Records a released work: it took `work` ns, and taking the lock back
-    /// afterwards `wait` ns; `now` is when the lock was back.
-    pub fn record(&self, work: u64, wait: u64, now: u64) {
+    /// afterwards `wait` ns, during which other decoders took it `turns`
+    /// times; `now` is when the lock was back.
+    pub fn record(&self, work: u64, wait: u64, turns: u64, now: u64) {
         let (work, wait) = (work.min(MAX_SAMPLE_NS), wait.min(MAX_SAMPLE_NS));
-        // Only a costly wait counts: a quick one was another decoder's turn.
-        let wait = if wait >= self.costly_wait.load(Ordering::Relaxed) { wait } else { 0 };
+        // Only a costly wait counts: a quick one was another decoder's turn,
+        // and so was a long one the others spent turning quickly.
+        let costly =
+            wait >= self.costly_wait.load(Ordering::Relaxed) && turns.saturating_mul(WAIT_PER_TURN_NS) < wait;
+        let wait = if costly { wait } else { 0 };
         let update = |packed: u64| {
             let (waits, works) = unpack(packed);
             Some(pack(decayed(waits) + wait, decayed(works) + work))
@@ -194,7 +206,7 @@ mod tests {
         for wait in waits {
             if policy.should_release(*now) {
                 released += 1;
-                policy.record(WORK, wait, *now + WORK + wait);
+                policy.record(WORK, wait, 0, *now + WORK + wait);
                 *now += WORK + wait;
             } else {
                 *now += WORK;
@@ -222,6 +234,21 @@ mod tests {
         let mut now = 1;
         assert_eq!(run(&policy, &mut now, (0..1000).map(|n| (10 + n % 40) * US)), 1000);
         assert_eq!(policy.decisions().holds_started, 0);
+    }
+
+    #[test]
+    fn a_long_wait_the_other_decoders_spent_turning_keeps_releasing() {
+        // Eight decoding threads on two cores: a thread waits milliseconds
+        // for the lock while the others take dozens of quick turns.
+        let policy = Handoff::new();
+        for n in 1..=1000 {
+            policy.record(WORK, 5 * MS, 40, n * 6 * MS);
+        }
+        assert_eq!(policy.decisions().holds_started, 0);
+        // Next to a thread busy in bytecode, a decoder or two get a turn
+        // in a switch interval: that wait is costly.
+        policy.record(WORK, 5 * MS, 1, 7 * MS * 1000);
+        assert!(policy.holding(7 * MS * 1000));
     }
 
     #[test]
@@ -259,7 +286,7 @@ mod tests {
             while !policy.should_release(now) {
                 now += MS;
             }
-            policy.record(WORK, 5 * MS, now + WORK + 5 * MS);
+            policy.record(WORK, 5 * MS, 0, now + WORK + 5 * MS);
             now += WORK + 5 * MS;
             holds.push(policy.hold_until.load(Ordering::Relaxed) - now);
         }
@@ -298,14 +325,14 @@ mod tests {
         // Two decoders next to a busy thread: one's costly wait starts a
         // hold while the other's release, begun before it, comes back quick.
         let policy = Handoff::new();
-        policy.record(WORK, 5 * MS, 10 * MS);
+        policy.record(WORK, 5 * MS, 0, 10 * MS);
         assert!(policy.holding(10 * MS));
-        policy.record(WORK, 2 * US, 10 * MS + 1);
+        policy.record(WORK, 2 * US, 0, 10 * MS + 1);
         assert!(policy.holding(10 * MS + 2), "the in-flight sample ended the hold");
         // After the hold, a quick probe resumes releasing.
         let after = 10 * MS + FIRST_HOLD_NS;
         assert!(policy.should_release(after));
-        policy.record(WORK, 2 * US, after + WORK);
+        policy.record(WORK, 2 * US, 0, after + WORK);
         assert!(!policy.holding(after + WORK));
     }
 
@@ -323,7 +350,7 @@ mod tests {
     #[test]
     fn samples_are_clamped() {
         let policy = Handoff::new();
-        policy.record(u64::MAX, u64::MAX, 10);
+        policy.record(u64::MAX, u64::MAX, 0, 10);
         let (waits, works) = unpack(policy.sums.load(Ordering::Relaxed));
         assert_eq!((waits, works), (MAX_SAMPLE_NS, MAX_SAMPLE_NS));
     }
