@@ -244,6 +244,38 @@ def test_b64token_syntax(auth: BearerAuth, header: str) -> None:
     assert caught.value.error == "invalid_request"
 
 
+class _AcceptsAnything:
+    """A key source that verifies nothing: the b64token check must not lean on it."""
+
+    def decode(self, token: str, /, **kwargs: Any) -> dict[str, Any]:
+        return {"sub": token}
+
+    async def decode_async(self, token: str, /, **kwargs: Any) -> dict[str, Any]:
+        return {"sub": token}
+
+
+@pytest.mark.parametrize("header", ["Bearer ===", "Bearer a=b", "Bearer t\u00f6ken", "Bearer a,b"])
+def test_b64token_syntax_is_checked_before_decode_for_other_key_sources(header: str) -> None:
+    auth = BearerAuth(_AcceptsAnything())
+    for attempt in (auth.authenticate, lambda h: asyncio.run(auth.authenticate_async(h))):
+        with pytest.raises(BearerError) as caught:
+            attempt(header)
+        assert (caught.value.status_code, caught.value.error) == (400, "invalid_request")
+    assert auth.authenticate("Bearer a-b_c.d~e+f/g==").subject == "a-b_c.d~e+f/g=="
+
+
+def test_b64token_syntax_decides_a_jwkscache_refusal(auth: BearerAuth) -> None:
+    # A JWKSCache refuses such tokens itself; the check then tells 400 from 401, in
+    # token_from_header too.
+    for header in ("Bearer a=b", "Bearer a,b"):
+        with pytest.raises(BearerError) as caught:
+            auth.token_from_header(header)
+        assert caught.value.status_code == 400
+        with pytest.raises(BearerError) as caught:
+            asyncio.run(auth.authenticate_async(header))
+        assert caught.value.status_code == 400
+
+
 @pytest.mark.parametrize("header", ["Bearer abc==", "Bearer a-b_c.d~e+f/g"])
 def test_b64token_syntax_accepted_then_refused_as_a_token(auth: BearerAuth, header: str) -> None:
     with pytest.raises(BearerError) as caught:
@@ -356,3 +388,16 @@ def test_the_scope_of_the_challenge_is_never_cut() -> None:
     challenge = InsufficientScopeError(names).headers["WWW-Authenticate"]
     assert challenge.endswith(f'scope="{" ".join(names)}"')
     assert len(" ".join(names)) > 200
+
+
+def test_scopes_are_read_once_when_asked_for_and_stay_frozen() -> None:
+    claims = {"sub": "a", "scope": "b c", "scp": ["c", "d", 3, ""], "roles": "r"}
+    token = VerifiedToken.from_claims(claims, "t")
+    assert "scopes" not in vars(token)  # most requests never ask
+    assert token.scopes == {"b", "c", "d"}
+    assert token.scopes is token.scopes
+    assert VerifiedToken.from_claims(claims, "t", ["roles"]).scopes == {"r"}
+    assert VerifiedToken.from_claims({}, "t").scopes == frozenset()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        token.scopes = frozenset()  # type: ignore[misc]
+    assert dataclasses.replace(token, claims={"scope": "x"}).scopes == {"x"}

@@ -143,37 +143,45 @@ def throughput(fn: Callable[[], object], threads: int, seconds: float) -> float:
 
 
 def decode_contenders(setup: Setup, distinct: int = 4096) -> dict[str, Callable[[], object]]:
-    """JWKSCache.decode (fresh tokens, cache off, repeated), PyJWT, the bare RSA verify.
+    """JWKSCache.decode (fresh tokens, cache off, repeated), PyJWT, the bare RSA verify, peers.
 
-    "Fresh tokens" is the default configuration (verified-token cache on, 1024 entries)
-    decoding a stream of ``distinct`` tokens in turn (4096 by default, more than the
-    cache's doorkeeper remembers: every call verifies a token never admitted). "Cache off"
-    is the same token with ``token_cache_size=0``: every call pays the RSA check. "Repeated"
-    is the same token again through the default cache (a hit).
+    Every contender but "repeated" verifies the same stream of ``distinct`` fresh tokens in
+    turn (4096 by default, more than the cache's doorkeeper remembers: a token is never seen
+    twice by one contender within a run), so that each pays what a fresh token costs,
+    memory included. "Fresh tokens" is the default configuration (verified-token cache on,
+    1024 entries); "cache off" the same with ``token_cache_size=0``; "repeated" one token
+    again through the default cache (a hit). The floor verifies each token's signature over
+    its signing input, both taken out of the token beforehand.
     """
     fresh = jwkscache.JWKSCache.from_jwks(setup.jwks)
     off = jwkscache.JWKSCache.from_jwks(setup.jwks, token_cache_size=0)
     cache = jwkscache.JWKSCache.from_jwks(setup.jwks)
-    stream = itertools.cycle(setup.distinct_tokens(distinct))
+    tokens = setup.distinct_tokens(distinct)
     public_key = setup.private_key.public_key()
-    token = setup.token
-    signing_input, _, signature_b64 = token.rpartition(".")
-    signature = jwt.utils.base64url_decode(signature_b64)
-    message = signing_input.encode()
+    signed = []
+    for each in tokens:
+        signing_input, _, signature_b64 = each.rpartition(".")
+        signed.append((jwt.utils.base64url_decode(signature_b64), signing_input.encode()))
     pss = padding.PKCS1v15()
     sha256 = hashes.SHA256()
-    audience, issuer = setup.audience, setup.issuer
+    token, audience, issuer = setup.token, setup.audience, setup.issuer
+    streams = [itertools.cycle(tokens) for _ in range(3)]
+    signatures = itertools.cycle(signed)
+
+    def floor() -> None:
+        signature, message = next(signatures)
+        public_key.verify(signature, message, pss, sha256)
 
     contenders: dict[str, Callable[[], object]] = {
-        FRESH: lambda: fresh.decode(next(stream), audience=audience, issuer=issuer),
-        CACHE_OFF: lambda: off.decode(token, audience=audience, issuer=issuer),
+        FRESH: lambda: fresh.decode(next(streams[0]), audience=audience, issuer=issuer),
+        CACHE_OFF: lambda: off.decode(next(streams[1]), audience=audience, issuer=issuer),
         REPEATED: lambda: cache.decode(token, audience=audience, issuer=issuer),
         "PyJWT 2.x jwt.decode (preloaded key)": lambda: jwt.decode(
-            token, public_key, algorithms=["RS256"], audience=audience, issuer=issuer
+            next(streams[2]), public_key, algorithms=["RS256"], audience=audience, issuer=issuer
         ),
-        FLOOR: lambda: public_key.verify(signature, message, pss, sha256),
+        FLOOR: floor,
     }
-    contenders.update(_peers(setup))
+    contenders.update(_peers(setup, tokens))
     return contenders
 
 
@@ -183,18 +191,19 @@ REPEATED = "jwkscache decode, repeated token"
 FLOOR = "cryptography RSA verify (floor)"
 
 
-def _peers(setup: Setup) -> dict[str, Callable[[], object]]:
-    """Other Rust-backed JWT packages, when installed (``pip install "jwkscache[bench]"``)."""
+def _peers(setup: Setup, tokens: list[str]) -> dict[str, Callable[[], object]]:
+    """Other Rust-backed JWT packages, when installed (``pip install "jwkscache[bench]"``),
+    verifying the stream of fresh ``tokens``."""
     peers: dict[str, Callable[[], object]] = {}
     try:
         import oxyjwt  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return peers
     key = oxyjwt.DecodingKey.from_jwk(setup.jwks["keys"][0])
-    token, audience, issuer = setup.token, setup.audience, setup.issuer
+    stream, audience, issuer = itertools.cycle(tokens), setup.audience, setup.issuer
     version = getattr(oxyjwt, "__version__", "?")
     peers[f"oxyjwt {version} decode (key preloaded)"] = lambda: oxyjwt.decode(
-        token, key, algorithms=["RS256"], audience=audience, issuer=issuer
+        next(stream), key, algorithms=["RS256"], audience=audience, issuer=issuer
     )
     return peers
 

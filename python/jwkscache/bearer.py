@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, overload
 
 import jwt
 
@@ -225,16 +225,15 @@ class VerifiedToken:
         claims: The claims ``decode`` returned.
         subject: ``sub``, or ``None`` when absent or not a string.
         issuer: ``iss``, or ``None`` when absent or not a string.
-        scopes: Read from the ``scope`` claim (space-separated) and ``scp`` (a string or a
-            list), or the claims ``BearerAuth`` was told to read.
         token: The raw token (left out of the ``repr``).
+        scope_claims: The claims :attr:`scopes` are read from.
     """
 
     claims: dict[str, Any]
     subject: str | None
     issuer: str | None
-    scopes: frozenset[str]
     token: str = field(repr=False)
+    scope_claims: tuple[str, ...] = field(default=("scope", "scp"), repr=False)
 
     @classmethod
     def from_claims(
@@ -243,31 +242,65 @@ class VerifiedToken:
         """Builds the view of verified ``claims`` (nothing is checked here)."""
         sub, iss = claims.get("sub"), claims.get("iss")
         # Built on every request: filling __dict__ costs a quarter of the frozen __init__'s
-        # five object.__setattr__ calls, and the instance is as frozen afterwards.
+        # object.__setattr__ calls, and the instance is as frozen afterwards.
         verified = object.__new__(cls)
         verified.__dict__.update(
             claims=claims,
             subject=sub if isinstance(sub, str) else None,
             issuer=iss if isinstance(iss, str) else None,
-            scopes=_scopes(claims, scope_claims),
             token=token,
+            scope_claims=scope_claims if type(scope_claims) is tuple else tuple(scope_claims),
         )
         return verified
+
+    #: The scopes, read when first asked for from ``scope`` (space-separated) and ``scp``
+    #: (a string or a list), or the ``scope_claims`` ``BearerAuth`` was told to read.
+    scopes: ClassVar[_Scopes]
 
     def has_scopes(self, *names: str) -> bool:
         """Whether the token carries every one of ``names``."""
         return self.scopes.issuperset(names)
 
 
+class _Scopes:
+    """``VerifiedToken.scopes``: read once, when first asked for (most requests never ask).
+
+    A non-data descriptor: the value it stores in the instance's ``__dict__`` answers every
+    later read. Unlike ``functools.cached_property`` it takes no lock (3.11's does): two
+    threads reading at once both compute the same frozenset.
+    """
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> _Scopes: ...
+    @overload
+    def __get__(self, instance: VerifiedToken, owner: type[Any]) -> frozenset[str]: ...
+    def __get__(self, instance: VerifiedToken | None, owner: type[Any]) -> _Scopes | frozenset[str]:
+        if instance is None:
+            return self
+        scopes = instance.__dict__["scopes"] = _scopes(instance.claims, instance.scope_claims)
+        return scopes
+
+
+VerifiedToken.scopes = _Scopes()
+
+
 def _scopes(claims: Mapping[str, Any], names: Iterable[str]) -> frozenset[str]:
-    found: set[str] = set()
+    found: frozenset[str] = _NO_SCOPES
     for name in names:
         value = claims.get(name)
+        if value is None:
+            continue
         if isinstance(value, str):
-            found.update(value.split())
+            items: Iterable[str] = value.split()
         elif isinstance(value, (list, tuple)):
-            found.update(item for item in value if isinstance(item, str) and item)
-    return frozenset(found)
+            items = [item for item in value if isinstance(item, str) and item]
+        else:
+            continue
+        found = found.union(items) if found else frozenset(items)
+    return found
+
+
+_NO_SCOPES: frozenset[str] = frozenset()
 
 
 def check_scope_names(scopes: Iterable[str]) -> tuple[str, ...]:
@@ -339,6 +372,7 @@ class BearerAuth:
         if max_token_bytes < 1 or retry_after < 0:
             raise ValueError("max_token_bytes must be positive and retry_after not negative")
         self.keys = keys
+        self._syntax_checked_by_keys = isinstance(keys, JWKSCache)
         self.realm = realm
         self.scope_claims = tuple(scope_claims)
         self.max_token_bytes = max_token_bytes
@@ -371,6 +405,18 @@ class BearerAuth:
             InvalidRequestError: A malformed header, or the header given twice.
             InvalidTokenError: A token longer than ``max_token_bytes``.
         """
+        token = self._token(authorization)
+        if self._syntax_checked_by_keys:
+            self._check_b64token(token)
+        return token
+
+    def _token(self, authorization: HeaderValue) -> str:
+        """:meth:`token_from_header`, less the b64token check when ``keys`` make it.
+
+        A :class:`~jwkscache.JWKSCache` refuses any token outside the JWS compact syntax (a
+        subset of b64token), so the check then runs only once a decode has failed, to tell a
+        malformed request (400) from a refused token (401): 0.8 µs less per request.
+        """
         if authorization is not None and not isinstance(authorization, str):
             values = list(authorization)
             if len(values) > 1:
@@ -397,16 +443,20 @@ class BearerAuth:
         token = token.lstrip(" ")
         if not token:
             raise self._invalid_request("The Authorization header has no bearer token")
-        body = token.encode().rstrip(b"=") if token.isascii() else b"\x00"
-        if not body or body.translate(None, _B64BYTES):
-            if "," in token:  # WSGI servers join a repeated header's values with ", "
-                raise self._invalid_request("The Authorization header is given more than once")
-            raise self._invalid_request("The bearer token has characters outside b64token")
+        if not self._syntax_checked_by_keys or len(token) > self.max_token_bytes:
+            self._check_b64token(token)
         if len(token) > self.max_token_bytes:
             raise InvalidTokenError(
                 f"The token is over the {self.max_token_bytes}-byte limit", realm=self.realm
             )
         return token
+
+    def _check_b64token(self, token: str) -> None:
+        body = token.encode().rstrip(b"=") if token.isascii() else b"\x00"
+        if not body or body.translate(None, _B64BYTES):
+            if "," in token:  # WSGI servers join a repeated header's values with ", "
+                raise self._invalid_request("The Authorization header is given more than once")
+            raise self._invalid_request("The bearer token has characters outside b64token")
 
     def authenticate(
         self, authorization: HeaderValue, required_scopes: Iterable[str] = ()
@@ -424,19 +474,22 @@ class BearerAuth:
             BearerError: One of its subclasses, carrying the answer to send.
         """
         required = check_scope_names(required_scopes)
-        token = self.token_from_header(authorization)
+        token = self._token(authorization)
         try:
             claims = self.keys.decode(token, **self._decode_kwargs)
         except jwt.PyJWTError as exc:
-            raise self._refusal(exc) from exc
-        return self._with_scopes(self._verified(claims, token), required)
+            raise self._refusal(exc, token) from exc
+        verified = VerifiedToken.from_claims(claims, token, self.scope_claims)
+        if required and not verified.scopes.issuperset(required):
+            raise InsufficientScopeError(required, realm=self.realm)
+        return verified
 
     async def authenticate_async(
         self, authorization: HeaderValue, required_scopes: Iterable[str] = ()
     ) -> VerifiedToken:
         """:meth:`authenticate` for async code: inline on cached keys, any fetch in a thread."""
         required = check_scope_names(required_scopes)
-        token = self.token_from_header(authorization)
+        token = self._token(authorization)
         try:
             claims: dict[str, Any] | None
             if self._decode_no_io is None:
@@ -446,7 +499,7 @@ class BearerAuth:
                 if claims is None:  # a fetch is due: in a worker thread
                     claims = await _to_thread(self.keys.decode, token, **self._decode_kwargs)
         except jwt.PyJWTError as exc:
-            raise self._refusal(exc) from exc
+            raise self._refusal(exc, token) from exc
         return self._with_scopes(self._verified(claims, token), required)
 
     def check_scopes(self, token: VerifiedToken, required_scopes: Iterable[str]) -> VerifiedToken:
@@ -476,7 +529,9 @@ class BearerAuth:
     def _invalid_request(self, description: str) -> InvalidRequestError:
         return InvalidRequestError(description, realm=self.realm)
 
-    def _refusal(self, exc: jwt.PyJWTError) -> BearerError:
+    def _refusal(self, exc: jwt.PyJWTError, token: str | None = None) -> BearerError:
+        if token is not None and self._syntax_checked_by_keys:
+            self._check_b64token(token)  # a malformed request is a 400, not a refused token
         # The issuer unreachable (an unknown kid whose refetch failed included): no keys to
         # judge with, so 503, checked first. SigningKeyNotFoundError is both an
         # InvalidTokenError and a PyJWKClientError: an unknown key refuses the token. Any

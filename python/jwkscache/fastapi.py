@@ -131,34 +131,33 @@ class JWKSBearer(HTTPBearer):
         self, request: HTTPConnection, security_scopes: SecurityScopes
     ) -> VerifiedToken | None:
         """Verifies the request's token (once per request) and checks the scopes."""
-        try:
-            token = await self._verified(request)
-            if token is None:
-                return None
-            return self.auth.check_scopes(token, security_scopes.scopes)
-        except BearerError as error:
-            raise self._exception(request, error) from None
-
-    async def _verified(self, request: HTTPConnection) -> VerifiedToken | None:
         # FastAPI calls a dependency once per set of scopes: keep the outcome per request,
         # in the ASGI scope (one dict for the whole request, whatever wraps it).
-        outcomes: dict[int, VerifiedToken | BearerError | None] | None
-        outcomes = request.scope.get(_SCOPE_KEY)
+        scope = request.scope
+        outcomes: dict[int, VerifiedToken | BearerError | None] | None = scope.get(_SCOPE_KEY)
         if outcomes is None:
-            outcomes = request.scope[_SCOPE_KEY] = {}
+            outcomes = scope[_SCOPE_KEY] = {}
         key = id(self)
-        if key not in outcomes:
+        outcome: VerifiedToken | BearerError | None
+        if key in outcomes:
+            outcome = outcomes[key]
+        else:
             try:
                 authorization = request.headers.getlist("authorization")
-                outcomes[key] = await self.auth.authenticate_async(authorization)
+                outcome = await self.auth.authenticate_async(authorization)
             except MissingTokenError as error:
-                outcomes[key] = None if not self.auto_error else error
+                outcome = None if not self.auto_error else error
             except BearerError as error:
-                outcomes[key] = error
-        outcome = outcomes[key]
-        if isinstance(outcome, BearerError):
-            raise outcome
-        return outcome
+                outcome = error
+            outcomes[key] = outcome
+        try:
+            if isinstance(outcome, BearerError):
+                raise outcome
+            if outcome is None:
+                return None
+            return self.auth.check_scopes(outcome, security_scopes.scopes)
+        except BearerError as error:
+            raise self._exception(request, error) from None
 
     @staticmethod
     def _exception(request: HTTPConnection, error: BearerError) -> Exception:
