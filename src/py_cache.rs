@@ -13,6 +13,7 @@ use jwkscache_core::in_cluster::InCluster;
 use jwkscache_core::jwk::JwkSet;
 use jwkscache_core::jws::{self, Verified};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
 use crate::py_args::{config, default_audience, document_bytes, fetch_config, now, token_bytes, validation};
@@ -284,8 +285,10 @@ impl PyJwksCache {
         token: &Bound<'py, PyAny>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        static DECODE_ASYNC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let py = slf.py();
-        py.import("jwkscache._aio")?.getattr("decode_async")?.call((slf, token), kwargs)
+        let decode_async = DECODE_ASYNC.import(py, "jwkscache._aio", "decode_async")?;
+        decode_async.call((slf, token), kwargs)
     }
 
     /// Like `decode`, returning `{"header": ..., "payload": ..., "signature": bytes}`.
