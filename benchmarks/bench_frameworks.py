@@ -477,7 +477,7 @@ def interleaved(contenders: dict[str, Call], rounds: int, calls: int) -> dict[st
 
 
 def paired_extra_us(ours: Call, plain: Call, decode: Call, pairs: int) -> float:
-    """Median, over alternating calls, of ``ours`` minus ``plain`` then ``decode``.
+    """Median, over back-to-back pairs of calls, of ``ours`` minus ``plain`` then ``decode``.
 
     What the integration adds beyond the decode, each sample taken next to its
     counterpart, so that a drift of the machine (frequency, a neighbour) hits both.
@@ -553,7 +553,7 @@ def run(rounds: int = 15, calls: int = 200) -> str:
         "  framework's own auth hook doing no verification (HTTPBearer, AuthenticationMiddleware",
         "  + requires, a decorator, a middleware, a DRF authenticator + IsAuthenticated).",
         "  paired = the median of (jwkscache request) - (no-auth request, then decode) over",
-        f"  {rounds * calls} alternating pairs: the target's figure, least moved by the machine.",
+        f"  {rounds * calls} back-to-back pairs: the target's figure, least moved by the machine.",
         f"  Targets: jwkscache <= decode + {TARGET_EXTRA_US:.0f} µs; the other >= "
         f"{TARGET_RATIO:.0f}x jwkscache's.",
     ]

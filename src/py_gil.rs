@@ -14,11 +14,11 @@
 //! until that turn is over rather than sleep on the interpreter's condition
 //! variable ([`detach`]). Measurements: docs/performance.md.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Instant;
 
-use jwkscache_core::handoff::{Decisions, Handoff};
+use jwkscache_core::handoff::{Decisions, Handoff, Turns};
 use pyo3::prelude::*;
 
 /// The GIL is one per process, and so is what was learnt about it.
@@ -44,6 +44,13 @@ impl GilPolicy {
         // Initialised here, with the GIL held: a first initialisation inside
         // `detach` could be caught half-done by a fork.
         LazyLock::force(&EPOCH);
+        // A free-threaded interpreter may run with the GIL, or turn it on
+        // later (an extension that needs it): asked at each cache's making.
+        if let Ok(enabled) =
+            py.import("sys").and_then(|sys| sys.getattr("_is_gil_enabled")?.call0()?.extract())
+        {
+            GIL_ENABLED.store(enabled, Ordering::Relaxed);
+        }
         // A wait of a quarter of the switch interval or more means a thread
         // held on to the GIL until asked to drop it.
         if let Some(interval) = py
@@ -90,18 +97,23 @@ impl GilPolicy {
 static DECODER_HOLDS_SINCE: AtomicU64 = AtomicU64::new(0);
 /// How many times decoding threads took the GIL back, through [`detach`].
 static DECODER_TURNS: AtomicU64 = AtomicU64::new(0);
-/// A decoder holds the GIL this long at most between taking it back and
-/// giving it away for its next check (building a claims dict, a few Python
-/// calls, the next pre-signature checks: a few µs); past it, it is doing
-/// something else, and waiting for it is the interpreter's business.
-const DECODER_TURN_NS: u64 = 40_000;
+/// The longest wait by yielding, in all: about what a futex wake-up costs on
+/// a VM, so that waiting this way is never much slower than sleeping.
+const MAX_SPIN_WAIT_NS: u64 = 50_000;
+/// How long decoders keep the GIL between two checks.
+static TURNS: Turns = Turns::new();
+/// False on a free-threaded interpreter running without the GIL: there is no
+/// hand-over to wait for.
+static GIL_ENABLED: AtomicBool = AtomicBool::new(true);
 
 /// Runs `work` (it touches no Python object) with the GIL released, then
-/// takes it back. While another decoding thread holds it for its short
-/// turn, this one yields its core instead of sleeping on the interpreter's
-/// condition variable: that hand-over would be a futex wake-up (tens of µs
-/// on a VM, as long as the work), and two decoding threads would get 1.3x
-/// one thread's rate instead of 1.7x (docs/performance.md).
+/// takes it back. While another decoding thread holds it for its turn, and
+/// turns are short (a claims dict, a few Python calls, the next
+/// pre-signature checks), this one yields its core for up to twice the usual
+/// turn instead of sleeping on the interpreter's condition variable: that
+/// hand-over would be a futex wake-up, on a VM as long as the work itself
+/// (docs/performance.md: two decoding threads 1.3-1.7x one without, 1.6-1.8x
+/// with).
 pub fn detach<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> T {
     detach_counting(py, work).0
 }
@@ -109,15 +121,24 @@ pub fn detach<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> T {
 /// [`detach`], also counting the other decoders' turns with the GIL while
 /// this thread waited to take it back.
 fn detach_counting<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> (T, u64) {
+    if !GIL_ENABLED.load(Ordering::Relaxed) {
+        return (py.detach(work), 0);
+    }
     // Read with the GIL held: the stamp, if any, is this thread's, or the
     // stale one of a decoder that gave the GIL up some other way.
     let held_since = DECODER_HOLDS_SINCE.load(Ordering::Relaxed);
     let (result, turns_before) = py.detach(|| {
-        // The GIL is free now (a later holder's stamp stays).
-        let _ = DECODER_HOLDS_SINCE.compare_exchange(held_since, 0, Ordering::Relaxed, Ordering::Relaxed);
+        // The GIL is free now; a later holder's stamp stays.
+        if held_since != 0
+            && DECODER_HOLDS_SINCE
+                .compare_exchange(held_since, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            TURNS.record(nanos_since_epoch().saturating_sub(held_since));
+        }
         let result = work();
         let turns_before = DECODER_TURNS.load(Ordering::Relaxed);
-        wait_for_decoder_turn();
+        wait_for_decoder_turn(TURNS.budget());
         (result, turns_before)
     });
     DECODER_HOLDS_SINCE.store(nanos_since_epoch().max(1), Ordering::Relaxed);
@@ -125,11 +146,19 @@ fn detach_counting<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> 
     (result, turns)
 }
 
-/// Returns once no decoding thread is in its short turn with the GIL.
-fn wait_for_decoder_turn() {
+/// Returns once no decoding thread is in its turn with the GIL, once that
+/// turn has lasted `budget` ns (it is not a short one), or after
+/// [`MAX_SPIN_WAIT_NS`] in all (decoders outnumbering cores keep taking new
+/// turns; the interpreter's own wait is then as good).
+fn wait_for_decoder_turn(budget: u64) {
+    if budget == 0 {
+        return;
+    }
+    let start = nanos_since_epoch();
     loop {
         let since = DECODER_HOLDS_SINCE.load(Ordering::Relaxed);
-        if since == 0 || nanos_since_epoch().saturating_sub(since) > DECODER_TURN_NS {
+        let now = nanos_since_epoch();
+        if since == 0 || now.saturating_sub(since) > budget || now.saturating_sub(start) > MAX_SPIN_WAIT_NS {
             return;
         }
         std::thread::yield_now();

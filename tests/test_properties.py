@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import jwkscache
 from conftest import Signer
+from jwkscache.bearer import BearerAuth, BearerError
 
 SETTINGS = settings(
     max_examples=300,
@@ -83,6 +84,38 @@ def test_any_change_to_a_good_token_is_refused(token: str) -> None:
         CACHE.decode(token, audience="api")
     with pytest.raises(jwt.InvalidTokenError):
         CACHE.decode(token.encode("latin-1"), audience="api")
+
+
+class _Delegate:
+    """CACHE behind another key source: BearerAuth then checks b64token before decoding."""
+
+    def decode(self, token: str, /, **kwargs: Any) -> dict[str, Any]:
+        return CACHE.decode(token, **kwargs)
+
+    async def decode_async(self, token: str, /, **kwargs: Any) -> dict[str, Any]:
+        return CACHE.decode(token, **kwargs)
+
+
+def _answer(auth: BearerAuth, header: str) -> tuple[int, str | None]:
+    try:
+        auth.authenticate(header)
+    except BearerError as error:
+        return error.status_code, error.error
+    return 200, None
+
+
+@SETTINGS
+@given(token=mutated(), prefix=st.sampled_from(["Bearer ", "bearer  ", "Bearer\t"]))
+def test_the_b64token_check_after_a_refusal_answers_as_the_check_before_decode(
+    token: str, prefix: str
+) -> None:
+    # BearerAuth skips the b64token check for a JWKSCache until it refused the token,
+    # relying on decode refusing anything outside the JWS syntax: the answers must be
+    # those of checking first, as it does for any other key source.
+    header = prefix + token
+    after = _answer(BearerAuth(CACHE, audience="api"), header)
+    assert after == _answer(BearerAuth(_Delegate(), audience="api"), header)
+    assert after[0] != 200
 
 
 # -- arbitrary input: refused, with a documented class ------------------------------------

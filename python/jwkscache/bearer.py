@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import jwt
 
@@ -225,15 +225,16 @@ class VerifiedToken:
         claims: The claims ``decode`` returned.
         subject: ``sub``, or ``None`` when absent or not a string.
         issuer: ``iss``, or ``None`` when absent or not a string.
+        scopes: Read from the ``scope`` claim (space-separated) and ``scp`` (a string or a
+            list), or the claims ``BearerAuth`` was told to read, when the token verified.
         token: The raw token (left out of the ``repr``).
-        scope_claims: The claims :attr:`scopes` are read from.
     """
 
     claims: dict[str, Any]
     subject: str | None
     issuer: str | None
+    scopes: frozenset[str]
     token: str = field(repr=False)
-    scope_claims: tuple[str, ...] = field(default=("scope", "scp"), repr=False)
 
     @classmethod
     def from_claims(
@@ -242,46 +243,20 @@ class VerifiedToken:
         """Builds the view of verified ``claims`` (nothing is checked here)."""
         sub, iss = claims.get("sub"), claims.get("iss")
         # Built on every request: filling __dict__ costs a quarter of the frozen __init__'s
-        # object.__setattr__ calls, and the instance is as frozen afterwards.
+        # five object.__setattr__ calls, and the instance is as frozen afterwards.
         verified = object.__new__(cls)
         verified.__dict__.update(
             claims=claims,
             subject=sub if isinstance(sub, str) else None,
             issuer=iss if isinstance(iss, str) else None,
+            scopes=_scopes(claims, scope_claims),
             token=token,
-            scope_claims=scope_claims if type(scope_claims) is tuple else tuple(scope_claims),
         )
         return verified
-
-    #: The scopes, read when first asked for from ``scope`` (space-separated) and ``scp``
-    #: (a string or a list), or the ``scope_claims`` ``BearerAuth`` was told to read.
-    scopes: ClassVar[_Scopes]
 
     def has_scopes(self, *names: str) -> bool:
         """Whether the token carries every one of ``names``."""
         return self.scopes.issuperset(names)
-
-
-class _Scopes:
-    """``VerifiedToken.scopes``: read once, when first asked for (most requests never ask).
-
-    A non-data descriptor: the value it stores in the instance's ``__dict__`` answers every
-    later read. Unlike ``functools.cached_property`` it takes no lock (3.11's does): two
-    threads reading at once both compute the same frozenset.
-    """
-
-    @overload
-    def __get__(self, instance: None, owner: type[Any]) -> _Scopes: ...
-    @overload
-    def __get__(self, instance: VerifiedToken, owner: type[Any]) -> frozenset[str]: ...
-    def __get__(self, instance: VerifiedToken | None, owner: type[Any]) -> _Scopes | frozenset[str]:
-        if instance is None:
-            return self
-        scopes = instance.__dict__["scopes"] = _scopes(instance.claims, instance.scope_claims)
-        return scopes
-
-
-VerifiedToken.scopes = _Scopes()
 
 
 def _scopes(claims: Mapping[str, Any], names: Iterable[str]) -> frozenset[str]:

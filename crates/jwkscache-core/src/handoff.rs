@@ -17,8 +17,9 @@
 //! another decoding thread's turn, and releasing is what lets both run. Nor
 //! is a long wait during which the other decoders took their turns often
 //! (more decoding threads than cores: the lock kept moving between them); a
-//! thread busy in bytecode keeps it for a whole switch interval, and the
-//! decoders get a turn or two in that time.
+//! thread busy in bytecode keeps it for a whole switch interval, during
+//! which the decoders get no turn. [`Turns`] measures how long decoders keep
+//! the lock, for a thread deciding whether to wait for one's turn to end.
 //! Once the waits cost more than the work, the lock is held for a while
 //! (doubling while it keeps costing, up to [`MAX_HOLD_NS`]), then one
 //! release probes again. Pure bookkeeping: callers pass the times.
@@ -45,9 +46,19 @@ const GOOD_RUN_RESETS_HOLD: u64 = 32;
 /// interpreter's own ([`Handoff::set_costly_wait`]).
 pub const DEFAULT_COSTLY_WAIT_NS: u64 = 1_250_000;
 /// A long wait is explained by the other decoders when they took at least
-/// one turn per this much of it: their turns with the lock are microseconds,
-/// a busy thread's is a switch interval.
-pub const WAIT_PER_TURN_NS: u64 = 250_000;
+/// one turn per this fraction of the costly bound (250 µs of a default
+/// 1.25 ms) of it: their turns with the lock are microseconds, a busy
+/// thread's is a whole switch interval, during which they get none.
+const TURNS_PER_COSTLY_WAIT: u64 = 5;
+/// Mean decoder turn assumed before any was measured.
+const FIRST_TURN_NS: u64 = 5_000;
+/// Longest wait for another decoder's turn to end by yielding the core; when
+/// turns are usually longer than half of it, there is no such wait at all.
+pub const MAX_TURN_WAIT_NS: u64 = 20_000;
+/// Shortest such wait, while turns are short.
+const MIN_TURN_WAIT_NS: u64 = 2_000;
+/// A turn sample is clamped to this (a decoder that went on to other work).
+const MAX_TURN_SAMPLE_NS: u64 = 1_000_000;
 
 /// What the policy decided, process-wide, for `stats`-like reporting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -124,8 +135,8 @@ impl Handoff {
         let (work, wait) = (work.min(MAX_SAMPLE_NS), wait.min(MAX_SAMPLE_NS));
         // Only a costly wait counts: a quick one was another decoder's turn,
         // and so was a long one the others spent turning quickly.
-        let costly =
-            wait >= self.costly_wait.load(Ordering::Relaxed) && turns.saturating_mul(WAIT_PER_TURN_NS) < wait;
+        let costly_wait = self.costly_wait.load(Ordering::Relaxed);
+        let costly = wait >= costly_wait && turns.saturating_mul(costly_wait / TURNS_PER_COSTLY_WAIT) < wait;
         let wait = if costly { wait } else { 0 };
         let update = |packed: u64| {
             let (waits, works) = unpack(packed);
@@ -173,6 +184,50 @@ impl Handoff {
             released: self.released.load(Ordering::Relaxed),
             held: self.held.load(Ordering::Relaxed),
             holds_started: self.holds_started.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// How long decoding threads keep the lock between taking it back and
+/// handing it away for their next work (a turn), and so how long a thread
+/// taking the lock back may wait for another's turn to end by yielding its
+/// core instead of sleeping (a futex wake-up on a VM is tens of µs).
+#[derive(Debug)]
+pub struct Turns {
+    /// Decaying mean of recent turns, ns.
+    mean: AtomicU64,
+}
+
+impl Default for Turns {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Turns {
+    /// No turn measured yet.
+    pub const fn new() -> Self {
+        Self { mean: AtomicU64::new(FIRST_TURN_NS) }
+    }
+
+    /// A turn that ended: the lock was held `nanos` between its taking back
+    /// and its handing away.
+    pub fn record(&self, nanos: u64) {
+        let sample = nanos.min(MAX_TURN_SAMPLE_NS);
+        let _ = self.mean.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |mean| {
+            Some(mean - mean / DECAY + sample / DECAY)
+        });
+    }
+
+    /// How long to wait for a turn to end by yielding: twice the usual turn
+    /// while turns are short, none when they are not (a decoder that runs
+    /// application code between decodes: the wait would rarely see its end).
+    pub fn budget(&self) -> u64 {
+        let mean = self.mean.load(Ordering::Relaxed);
+        if mean > MAX_TURN_WAIT_NS / 2 {
+            0
+        } else {
+            (2 * mean).max(MIN_TURN_WAIT_NS)
         }
     }
 }
@@ -249,6 +304,52 @@ mod tests {
         // in a switch interval: that wait is costly.
         policy.record(WORK, 5 * MS, 1, 7 * MS * 1000);
         assert!(policy.holding(7 * MS * 1000));
+    }
+
+    #[test]
+    fn three_decoders_next_to_a_busy_thread_still_hold() {
+        // During a busy thread's switch interval the decoders get no turn;
+        // across a waiter's whole wait the other two may get one each.
+        let policy = Handoff::new();
+        policy.record(WORK, 5 * MS, 2, 6 * MS);
+        assert!(policy.holding(6 * MS));
+    }
+
+    #[test]
+    fn the_turns_that_explain_a_wait_follow_the_switch_interval() {
+        let policy = Handoff::new();
+        policy.set_costly_wait(250 * US); // sys.setswitchinterval(0.001)
+                                          // Four turns in 1 ms: one per 250 µs, not one per 50 µs.
+        policy.record(WORK, MS, 4, 2 * MS);
+        assert!(policy.holding(2 * MS));
+    }
+
+    #[test]
+    fn short_turns_are_waited_for_long_ones_are_not() {
+        let turns = Turns::new();
+        assert_eq!(turns.budget(), 2 * FIRST_TURN_NS);
+        for _ in 0..100 {
+            turns.record(3 * US);
+        }
+        assert!((6 * US..7 * US).contains(&turns.budget()), "{}", turns.budget());
+        for _ in 0..100 {
+            turns.record(US / 10);
+        }
+        assert_eq!(turns.budget(), MIN_TURN_WAIT_NS);
+        // A decoder running application code between decodes.
+        for _ in 0..100 {
+            turns.record(80 * US);
+        }
+        assert_eq!(turns.budget(), 0);
+        // One decoder that went off for a second moves the mean by an
+        // eighth of the sample clamp, forgotten within tens of turns.
+        let turns = Turns::new();
+        turns.record(u64::MAX);
+        assert_eq!(turns.budget(), 0);
+        for _ in 0..40 {
+            turns.record(3 * US);
+        }
+        assert!(turns.budget() > 0);
     }
 
     #[test]

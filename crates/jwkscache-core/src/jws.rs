@@ -425,6 +425,10 @@ fn split(token: &[u8], max_len: usize) -> Result<(&[u8], &[u8], &[u8])> {
     }
 }
 
+/// Strict: a segment with any byte outside the URL-safe alphabet is
+/// refused. `jwkscache.bearer` relies on it (a token that verifies is
+/// RFC 6750 b64token syntax, checked there only after a refusal; pinned by
+/// `tests/test_properties.py`): do not loosen it.
 fn b64(name: &str, segment: &[u8]) -> Result<Vec<u8>> {
     // SIMD decoding: ~4x faster than the `base64` crate on a 1.2 KB payload
     // (0.15 against 0.59 µs), and as strict (URL-safe alphabet, no padding,
