@@ -21,8 +21,8 @@ mod _core {
     use super::py_cache::PyJwksCache;
     #[pymodule_export]
     use super::py_functions::{
-        _after_fork, _arm_panic, _gil_decisions, _prepare_fork, checked_kid, unverified_issuer,
-        unverified_kid,
+        _after_fork, _after_fork_in_child, _arm_panic, _gil_decisions, _prepare_fork, checked_kid,
+        unverified_issuer, unverified_kid,
     };
     #[pymodule_export]
     use super::py_signing_key::SigningKey;

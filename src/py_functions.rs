@@ -15,10 +15,18 @@ pub fn _prepare_fork(py: Python<'_>) {
     jwkscache_core::fork::prepare_fork_fast();
 }
 
-/// After `fork()`, in parent and child.
+/// After `fork()`, in the parent.
 #[pyfunction]
 pub fn _after_fork() {
     jwkscache_core::fork::after_fork();
+}
+
+/// After `fork()`, in the child: also forgets what the GIL policy learnt
+/// (the parent's threads, a busy one included, are not the child's).
+#[pyfunction]
+pub fn _after_fork_in_child() {
+    jwkscache_core::fork::after_fork();
+    crate::py_gil::forget();
 }
 
 /// The `kid` header of a token, without verifying it (`None` when absent).

@@ -1,6 +1,6 @@
 //! When a decode gives the GIL away during its signature check.
 //!
-//! Only the signature check (about 15 µs for RS256) is ever run without the
+//! Only the signature check (about 20 µs for RS256) is ever run without the
 //! GIL: a verified-token cache hit, and a refusal found before the signature
 //! check, are shorter than taking the GIL back can be, so they always hold
 //! it. Releasing lets several decoding threads verify in parallel; next to
@@ -11,8 +11,9 @@
 //! wait during which other decoders kept taking turns with the GIL (more
 //! decoding threads than cores) is not held against releasing. Taking the
 //! GIL back from another decoder's short turn, a thread yields its core
-//! until that turn is over rather than sleep on the interpreter's condition
-//! variable ([`detach`]). Measurements: docs/performance.md.
+//! rather than sleep on the interpreter's condition variable, for at most
+//! twice the usual turn and 50 µs in all, and not at all when turns are long
+//! or the GIL is disabled ([`detach`]). Measurements: docs/performance.md.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::LazyLock;
@@ -60,7 +61,9 @@ impl GilPolicy {
             .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
         {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            HANDOFF.set_costly_wait((interval * 1e9 / 4.0) as u64);
+            // Floored above the longest wait for a decoder's turn: that
+            // wait, plus a wake-up, must not look like a busy thread.
+            HANDOFF.set_costly_wait(((interval * 1e9 / 4.0) as u64).max(MIN_COSTLY_WAIT_NS));
         }
         match release_gil {
             None => Self::Adaptive,
@@ -97,10 +100,13 @@ impl GilPolicy {
 static DECODER_HOLDS_SINCE: AtomicU64 = AtomicU64::new(0);
 /// How many times decoding threads took the GIL back, through [`detach`].
 static DECODER_TURNS: AtomicU64 = AtomicU64::new(0);
+/// The costly-wait bound is at least this (a small `sys.setswitchinterval`).
+const MIN_COSTLY_WAIT_NS: u64 = 4 * MAX_SPIN_WAIT_NS;
 /// The longest wait by yielding, in all: about what a futex wake-up costs on
 /// a VM, so that waiting this way is never much slower than sleeping.
 const MAX_SPIN_WAIT_NS: u64 = 50_000;
-/// How long decoders keep the GIL between two checks.
+/// How long the GIL stays with a decoder that took it back until a thread
+/// (usually that decoder, for its next check) releases it through [`detach`].
 static TURNS: Turns = Turns::new();
 /// False on a free-threaded interpreter running without the GIL: there is no
 /// hand-over to wait for.
@@ -184,6 +190,14 @@ pub fn brief<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> T {
     } else {
         work()
     }
+}
+
+/// Forgets what the policy and the hand-over learnt (after a fork, in the
+/// child).
+pub fn forget() {
+    HANDOFF.forget();
+    TURNS.forget();
+    DECODER_HOLDS_SINCE.store(0, Ordering::Relaxed);
 }
 
 /// What the adaptive policy decided so far in this process, and whether it

@@ -167,3 +167,27 @@ def test_threads_decode_correctly_under_every_policy(
 def test_release_gil_takes_a_bool_or_none(jwks: dict[str, Any], value: Any) -> None:
     with pytest.raises(TypeError):
         jwkscache.JWKSCache.from_jwks(jwks, release_gil=value)
+
+
+def test_a_forked_child_forgets_the_parents_hold(
+    jwks: dict[str, Any], mint: Callable[..., str]
+) -> None:
+    """The busy thread that made the parent hold the GIL does not exist in the child."""
+    import os
+
+    cache = jwkscache.JWKSCache.from_jwks(jwks, token_cache_size=0)
+    tokens = [mint({"n": n}) for n in range(150)]
+    with busy_python_thread():
+        for _ in range(200):  # bounded, as above
+            for token in tokens:
+                cache.decode(token)
+            if _core._gil_decisions()["holding"]:
+                break
+        assert _core._gil_decisions()["holding"], "no hold to inherit"
+        pid = os.fork()
+        if pid == 0:  # the child: no assertion machinery, only an exit code
+            holding = _core._gil_decisions()["holding"]
+            ok = not holding and cache.decode(tokens[0])["n"] == 0
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
