@@ -11,9 +11,9 @@ For FastAPI, Starlette, Flask, Django and DRF, three versions of one endpoint
 Auth cost = the version's median minus ``no auth``'s. Targets: jwkscache's cost is at most
 ``JWKSCache.decode`` plus 10 µs (judged on the "paired" figure: the median, over
 back-to-back pairs, of a jwkscache request minus a no-auth request followed by a bare
-decode, which a drifting machine moves least); PyJWT's cost is at least 4x jwkscache's. The jwkscache
-caches run with the verified-token cache off, so every request pays the RSA check, as a
-fresh token does. One process, interleaved rounds, medians. Run it on a release build
+decode, which a drifting machine moves least); PyJWT's cost is at least 4x jwkscache's.
+The jwkscache caches run with the verified-token cache off, so every request pays the RSA
+check, as a fresh token does. One process, interleaved rounds, medians. Run it on a release build
 (``make bench``); ``--rounds 1 --calls 3`` is a smoke test.
 """
 
