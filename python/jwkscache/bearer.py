@@ -454,10 +454,7 @@ class BearerAuth:
             claims = self.keys.decode(token, **self._decode_kwargs)
         except jwt.PyJWTError as exc:
             raise self._refusal(exc, token) from exc
-        verified = VerifiedToken.from_claims(claims, token, self.scope_claims)
-        if required and not verified.scopes.issuperset(required):
-            raise InsufficientScopeError(required, realm=self.realm)
-        return verified
+        return self._with_scopes(self._verified(claims, token), required)
 
     async def authenticate_async(
         self, authorization: HeaderValue, required_scopes: Iterable[str] = ()
